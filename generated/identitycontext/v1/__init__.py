@@ -1,0 +1,1 @@
+"""Generated from proto/ by identity_context.protogen."""

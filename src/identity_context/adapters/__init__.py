@@ -1,0 +1,1 @@
+"""Adapters of the application ports: PostgreSQL, policy engines, JWT, telemetry."""

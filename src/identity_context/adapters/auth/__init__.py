@@ -1,0 +1,1 @@
+"""Token verification: trusted issuers, JWKS key sources and the local development issuer."""

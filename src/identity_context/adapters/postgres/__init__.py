@@ -1,0 +1,1 @@
+"""PostgreSQL store: embedded server, connection pool and versioned migrations."""

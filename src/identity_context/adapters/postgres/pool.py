@@ -1,0 +1,48 @@
+"""The runtime connection pool and the store's readiness probe."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from identity_context.adapters.postgres.migrations import MigrationError, pending
+
+__all__ = ["open_pool", "store_ready"]
+
+
+async def open_pool(
+    conninfo: str, *, min_size: int = 2, max_size: int = 10, timeout_s: float = 5.0
+) -> AsyncConnectionPool:
+    """Create the pool of runtime-role connections without waiting for the server.
+
+    Connections are made in the background; use store_ready() to learn when the
+    store answers.
+    """
+    pool = AsyncConnectionPool(
+        conninfo,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=timeout_s,
+        open=False,
+        name="identity-context",
+        kwargs={"autocommit": False, "application_name": "identity-context"},
+    )
+    await pool.open(wait=False)
+    return pool
+
+
+async def store_ready(pool: AsyncConnectionPool) -> str | None:
+    """Return None when the store answers and is fully migrated, else why not."""
+    try:
+        async with pool.connection(timeout=2.0) as conn:
+            missing = await pending(conn)
+            await conn.rollback()
+    except (psycopg.Error, OSError) as exc:
+        return f"store unreachable: {type(exc).__name__}"
+    except MigrationError as exc:
+        return f"store schema conflicts with this build: {exc}"
+    except TimeoutError:
+        return "store unreachable: pool timeout"
+    if missing:
+        return f"store not migrated: {len(missing)} pending migration(s)"
+    return None

@@ -1,0 +1,1 @@
+"""gRPC edge: servicers, interceptors and the mapping of errors to rich status."""

@@ -1,0 +1,163 @@
+"""The ``identity-context`` command: serve, migrate, health and dev-token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from identity_context.config import ConfigError, Mode, Settings
+
+__all__ = ["main"]
+
+_log = logging.getLogger("identity_context")
+
+EXIT_CONFIG = 2
+EXIT_FATAL = 3
+
+
+async def _serve(settings: Settings) -> int:
+    from identity_context.bootstrap import IdentityContextService
+
+    service = IdentityContextService(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await service.start()
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({stopped, service.fatal}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+    finally:
+        await service.stop()
+    if service.fatal.done():
+        print(f"identity-context: {service.fatal.result()}", file=sys.stderr)
+        return EXIT_FATAL
+    return 0
+
+
+def _cmd_serve(_: argparse.Namespace, settings: Settings) -> int:
+    from identity_context.bootstrap import configure_logging
+
+    configure_logging(settings)
+    return asyncio.run(_serve(settings))
+
+
+async def _migrate(settings: Settings) -> int:
+    from identity_context.adapters.postgres.embedded import EmbeddedPostgres
+    from identity_context.adapters.postgres.migrations import apply_migrations
+    from identity_context.bootstrap import resolve_store
+
+    embedded = EmbeddedPostgres(settings.data_dir) if settings.embedded_store else None
+    try:
+        urls = await resolve_store(settings, embedded)
+        applied = await apply_migrations(urls.migration_url)
+    finally:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+    for migration in applied:
+        print(f"applied {migration.version:04d}_{migration.name}")
+    print(f"{len(applied)} migration(s) applied; schema is up to date")
+    return 0
+
+
+def _cmd_migrate(_: argparse.Namespace, settings: Settings) -> int:
+    from identity_context.bootstrap import configure_logging
+
+    configure_logging(settings)
+    return asyncio.run(_migrate(settings))
+
+
+def _health_address(listen: str) -> str:
+    host, _, port = listen.rpartition(":")
+    if host in {"0.0.0.0", "[::]", ""}:  # noqa: S104 - mapping a bind address to a dial address
+        host = "127.0.0.1"
+    return f"{host}:{port}"
+
+
+def _cmd_health(options: argparse.Namespace, settings: Settings) -> int:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    address = options.address or _health_address(settings.listen)
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            response = stub.Check(
+                health_pb2.HealthCheckRequest(service=options.service), timeout=options.timeout
+            )
+        except grpc.RpcError as exc:
+            print(f"{address}: {exc.code().name}", file=sys.stderr)  # type: ignore[attr-defined]
+            return 1
+    name = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+    print(f"{address}: {name}")
+    return 0 if response.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def _cmd_dev_token(options: argparse.Namespace, settings: Settings) -> int:
+    from identity_context.adapters.auth.local_issuer import LocalIssuer
+    from identity_context.domain.errors import InvalidArgument
+
+    if settings.mode is Mode.PRODUCTION or not settings.local_issuer:
+        print("identity-context: dev-token needs development mode with the local issuer on",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        token = LocalIssuer(settings.data_dir).mint(
+            options.subject, options.tenant, ttl_s=options.ttl, acr=options.acr
+        )
+    except (InvalidArgument, ValueError) as exc:
+        print(f"identity-context: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(token)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="identity-context",
+        description="gRPC identity-context service. Settings come from IDENTITY_CONTEXT_* "
+        "environment variables (see README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the gRPC server").set_defaults(run=_cmd_serve)
+    commands.add_parser("migrate", help="apply database migrations and exit").set_defaults(
+        run=_cmd_migrate
+    )
+    health = commands.add_parser("health", help="exit 0 only when the server is SERVING")
+    health.add_argument("--address", help="host:port (default: from IDENTITY_CONTEXT_LISTEN)")
+    health.add_argument("--service", default="", help="service name (default: the server)")
+    health.add_argument("--timeout", type=float, default=3.0, help="seconds (default 3)")
+    health.set_defaults(run=_cmd_health)
+    token = commands.add_parser("dev-token", help="print a token from the local dev issuer")
+    token.add_argument("--subject", required=True, help="user:<id> or service:<name>")
+    token.add_argument("--tenant", required=True, help="the actor tenant, tenant:<slug>")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.add_argument("--acr", choices=["aal1", "aal2", "aal3"], help="assurance level claim")
+    token.set_defaults(run=_cmd_dev_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    options = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        status: int = options.run(options, settings)
+    except ConfigError as exc:
+        print(f"identity-context: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    with contextlib.suppress(Exception):
+        logging.shutdown()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

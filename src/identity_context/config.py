@@ -1,0 +1,140 @@
+"""Settings read from ``IDENTITY_CONTEXT_*`` environment variables, validated once."""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ConfigError", "Mode", "Settings"]
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the service refuses to start."""
+
+
+class Mode(enum.StrEnum):
+    """Development (local issuer, auto-migrate, embedded store) or production."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+_TRUE = {"on", "true", "1", "yes"}
+_FALSE = {"off", "false", "0", "no"}
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be on or off, not {raw!r}")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the composition root needs; see the README's table of variables."""
+
+    mode: Mode = Mode.DEVELOPMENT
+    listen: str = "127.0.0.1:50051"
+    data_dir: Path = Path(".identity-context")
+    database_url: str | None = None
+    migration_database_url: str | None = None
+    issuers_file: Path | None = None
+    local_issuer: bool = True
+    migrate_on_start: bool = True
+    shutdown_grace_s: float = 10.0
+    token_leeway_s: float = 30.0
+    log_level: str = "INFO"
+    log_format: str = "json"
+    max_message_bytes: int = 4 * 1024 * 1024
+    max_metadata_bytes: int = 16 * 1024
+    max_concurrent_rpcs: int = 1000
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+
+    @property
+    def embedded_store(self) -> bool:
+        """True when the service runs its own PostgreSQL in the data directory."""
+        return self.database_url is None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the settings.
+
+        Raise ConfigError on any invalid value, and when production mode is
+        combined with the local development issuer.
+        """
+        env = os.environ if environ is None else environ
+        raw_mode = env.get("IDENTITY_CONTEXT_MODE", "development").strip().lower()
+        try:
+            mode = Mode(raw_mode)
+        except ValueError:
+            raise ConfigError(
+                f"IDENTITY_CONTEXT_MODE must be development or production, not {raw_mode!r}"
+            ) from None
+        production = mode is Mode.PRODUCTION
+        local_issuer = _flag(env, "IDENTITY_CONTEXT_LOCAL_ISSUER", not production)
+        if production and local_issuer:
+            raise ConfigError(
+                "refusing to start: IDENTITY_CONTEXT_LOCAL_ISSUER=on is not allowed in production "
+                "mode; configure trusted issuers with IDENTITY_CONTEXT_ISSUERS_FILE instead"
+            )
+        database_url = env.get("IDENTITY_CONTEXT_DATABASE_URL") or None
+        if production and database_url is None:
+            raise ConfigError(
+                "refusing to start: production mode needs IDENTITY_CONTEXT_DATABASE_URL "
+                "(the embedded PostgreSQL is for development)"
+            )
+        issuers_file = env.get("IDENTITY_CONTEXT_ISSUERS_FILE") or None
+        log_format = env.get("IDENTITY_CONTEXT_LOG_FORMAT", "json").strip().lower()
+        if log_format not in {"json", "text"}:
+            raise ConfigError("IDENTITY_CONTEXT_LOG_FORMAT must be json or text")
+        pool_min = int(_number(env, "IDENTITY_CONTEXT_DB_POOL_MIN", 2, minimum=1))
+        pool_max = int(_number(env, "IDENTITY_CONTEXT_DB_POOL_MAX", 10, minimum=1))
+        if pool_max < pool_min:
+            raise ConfigError("IDENTITY_CONTEXT_DB_POOL_MAX must be >= IDENTITY_CONTEXT_DB_POOL_MIN")
+        return cls(
+            mode=mode,
+            listen=env.get("IDENTITY_CONTEXT_LISTEN", "127.0.0.1:50051").strip(),
+            data_dir=Path(env.get("IDENTITY_CONTEXT_DATA_DIR") or ".identity-context"),
+            database_url=database_url,
+            migration_database_url=env.get("IDENTITY_CONTEXT_MIGRATION_DATABASE_URL") or None,
+            issuers_file=Path(issuers_file) if issuers_file else None,
+            local_issuer=local_issuer,
+            migrate_on_start=_flag(env, "IDENTITY_CONTEXT_MIGRATE_ON_START", not production),
+            shutdown_grace_s=_number(env, "IDENTITY_CONTEXT_SHUTDOWN_GRACE_S", 10.0, minimum=0),
+            token_leeway_s=_number(env, "IDENTITY_CONTEXT_TOKEN_LEEWAY_S", 30.0, minimum=0),
+            log_level=env.get("IDENTITY_CONTEXT_LOG_LEVEL", "INFO").strip().upper(),
+            log_format=log_format,
+            max_message_bytes=int(
+                _number(env, "IDENTITY_CONTEXT_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, minimum=1024)
+            ),
+            max_metadata_bytes=int(
+                _number(env, "IDENTITY_CONTEXT_MAX_METADATA_BYTES", 16 * 1024, minimum=1024)
+            ),
+            max_concurrent_rpcs=int(
+                _number(env, "IDENTITY_CONTEXT_MAX_CONCURRENT_RPCS", 1000, minimum=1)
+            ),
+            pool_min_size=pool_min,
+            pool_max_size=pool_max,
+        )

@@ -1,0 +1,1 @@
+"""Pure domain model: identifiers, value objects, rules and errors (stdlib only)."""
