@@ -8,6 +8,7 @@ import logging
 import sys
 from dataclasses import dataclass
 
+import grpc
 import psycopg
 from grpc_health.v1._async import HealthServicer
 from opentelemetry.sdk.trace import TracerProvider
@@ -78,9 +79,7 @@ class StoreUrls:
     migration_url: str
 
 
-async def resolve_store(
-    settings: Settings, embedded: EmbeddedPostgres | None
-) -> StoreUrls:
+async def resolve_store(settings: Settings, embedded: EmbeddedPostgres | None) -> StoreUrls:
     """Return the store's URLs, starting and provisioning the embedded server when used."""
     if embedded is None:
         assert settings.database_url is not None
@@ -138,7 +137,7 @@ class IdentityContextService:
         self._verifier = build_verifier(settings)
         self._embedded = EmbeddedPostgres(settings.data_dir) if settings.embedded_store else None
         self._pool: AsyncConnectionPool | None = None
-        self._server: object | None = None
+        self._server: grpc.aio.Server | None = None
         self._readiness: asyncio.Task[None] | None = None
         self._stopped = False
 
@@ -150,7 +149,8 @@ class IdentityContextService:
         await set_serving(self.health, False)
         urls = await resolve_store(self.settings, self._embedded)
         self._pool = await open_pool(
-            urls.runtime_url, min_size=self.settings.pool_min_size,
+            urls.runtime_url,
+            min_size=self.settings.pool_min_size,
             max_size=self.settings.pool_max_size,
         )
         server = build_server(
@@ -172,8 +172,12 @@ class IdentityContextService:
         await server.start()
         self._server = server
         self._readiness = asyncio.create_task(self._watch_readiness(urls), name="readiness")
-        _log.info("identity-context listening on %s (port %d, mode %s)",
-                  self.settings.listen, self.port, self.settings.mode.value)
+        _log.info(
+            "identity-context listening on %s (port %d, mode %s)",
+            self.settings.listen,
+            self.port,
+            self.settings.mode.value,
+        )
         return self.port
 
     async def _watch_readiness(self, urls: StoreUrls) -> None:
@@ -201,8 +205,11 @@ class IdentityContextService:
             if (reason is None) != serving:
                 serving = reason is None
                 await set_serving(self.health, serving)
-                _log.info("health: %s%s", "SERVING" if serving else "NOT_SERVING",
-                          "" if serving else f" ({reason})")
+                _log.info(
+                    "health: %s%s",
+                    "SERVING" if serving else "NOT_SERVING",
+                    "" if serving else f" ({reason})",
+                )
             await asyncio.sleep(_READINESS_INTERVAL_S)
 
     async def stop(self) -> None:
@@ -216,7 +223,7 @@ class IdentityContextService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._readiness
         if self._server is not None:
-            await self._server.stop(self.settings.shutdown_grace_s)  # type: ignore[attr-defined]
+            await self._server.stop(self.settings.shutdown_grace_s)
         if self._pool is not None:
             await self._pool.close()
         if self._embedded is not None:

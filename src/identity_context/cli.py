@@ -30,9 +30,11 @@ async def _serve(settings: Settings) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         await service.start()
-        stopped = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({stopped, service.fatal}, return_when=asyncio.FIRST_COMPLETED)
+        stopped: asyncio.Future[object] = asyncio.ensure_future(stop.wait())
+        fatal: asyncio.Future[object] = asyncio.ensure_future(asyncio.shield(service.fatal))
+        await asyncio.wait((stopped, fatal), return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
+        fatal.cancel()
     finally:
         await service.stop()
     if service.fatal.done():
@@ -92,7 +94,7 @@ def _cmd_health(options: argparse.Namespace, settings: Settings) -> int:
                 health_pb2.HealthCheckRequest(service=options.service), timeout=options.timeout
             )
         except grpc.RpcError as exc:
-            print(f"{address}: {exc.code().name}", file=sys.stderr)  # type: ignore[attr-defined]
+            print(f"{address}: {exc}", file=sys.stderr)
             return 1
     name = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
     print(f"{address}: {name}")
@@ -104,8 +106,10 @@ def _cmd_dev_token(options: argparse.Namespace, settings: Settings) -> int:
     from identity_context.domain.errors import InvalidArgument
 
     if settings.mode is Mode.PRODUCTION or not settings.local_issuer:
-        print("identity-context: dev-token needs development mode with the local issuer on",
-              file=sys.stderr)
+        print(
+            "identity-context: dev-token needs development mode with the local issuer on",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     try:
         token = LocalIssuer(settings.data_dir).mint(

@@ -112,7 +112,9 @@ class Settings:
         pool_min = int(_number(env, "IDENTITY_CONTEXT_DB_POOL_MIN", 2, minimum=1))
         pool_max = int(_number(env, "IDENTITY_CONTEXT_DB_POOL_MAX", 10, minimum=1))
         if pool_max < pool_min:
-            raise ConfigError("IDENTITY_CONTEXT_DB_POOL_MAX must be >= IDENTITY_CONTEXT_DB_POOL_MIN")
+            raise ConfigError(
+                "IDENTITY_CONTEXT_DB_POOL_MAX must be >= IDENTITY_CONTEXT_DB_POOL_MIN"
+            )
         return cls(
             mode=mode,
             listen=env.get("IDENTITY_CONTEXT_LISTEN", "127.0.0.1:50051").strip(),

@@ -26,8 +26,10 @@ def build_tracer_provider(environ: Mapping[str, str] | None = None) -> TracerPro
     """
     env = os.environ if environ is None else environ
     resource = Resource.create(
-        {"service.name": env.get("OTEL_SERVICE_NAME", "identity-context"),
-         "service.version": __version__}
+        {
+            "service.name": env.get("OTEL_SERVICE_NAME", "identity-context"),
+            "service.version": __version__,
+        }
     )
     provider = TracerProvider(resource=resource)
     if any(env.get(name) for name in _OTLP_VARIABLES):

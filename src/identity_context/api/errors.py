@@ -43,7 +43,7 @@ _CODES = {**STATUS_CODES, _Unimplemented: grpc.StatusCode.UNIMPLEMENTED}
 def _code(error: domain.IdentityContextError) -> grpc.StatusCode:
     for cls in type(error).__mro__:
         if cls in _CODES:
-            return _CODES[cls]  # type: ignore[index]
+            return _CODES[cls]
     return grpc.StatusCode.INTERNAL
 
 
@@ -67,14 +67,17 @@ def status_for(error: domain.IdentityContextError, *, correlation_id: str = "") 
     metadata = dict(error.metadata)
     if correlation_id:
         metadata["correlation_id"] = correlation_id
-    info = error_details_pb2.ErrorInfo(reason=error.reason.value, domain=ERROR_DOMAIN,
-                                       metadata=metadata)
+    info = error_details_pb2.ErrorInfo(
+        reason=error.reason.value, domain=ERROR_DOMAIN, metadata=metadata
+    )
     details = [any_pb2.Any()]
     details[0].Pack(info)
     if isinstance(error, domain.InvalidArgument) and error.violations:
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
                 for v in error.violations
             ]
         )

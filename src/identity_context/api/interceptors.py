@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 from opentelemetry import trace
@@ -46,8 +46,9 @@ CORRELATION_HEADER = "x-correlation-id"
 TENANT_HEADER = "x-tenant-id"
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
-Context = grpc.aio.ServicerContext[Any, Any]
-Behavior = Callable[..., Any]
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+Behavior: TypeAlias = Callable[..., Any]
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 
 def _metadata(context: Context, key: str) -> str | None:
@@ -69,9 +70,9 @@ class _ScopeInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Handler | None:
         handler = await continuation(handler_call_details)
         method = str(getattr(handler_call_details, "method", ""))
         if handler is None or not method.startswith(SERVICE_PREFIX):
@@ -111,10 +112,10 @@ class _ScopeInterceptor(grpc.aio.ServerInterceptor):
 
 
 def _rewrap(
-    handler: grpc.RpcMethodHandler,
+    handler: Handler,
     unary: Callable[[Behavior], Behavior],
     stream: Callable[[Behavior], Behavior],
-) -> grpc.RpcMethodHandler:
+) -> Handler:
     if handler.request_streaming and handler.response_streaming:
         factory, behavior = grpc.stream_stream_rpc_method_handler, handler.stream_stream
     elif handler.request_streaming:
@@ -123,8 +124,9 @@ def _rewrap(
         factory, behavior = grpc.unary_stream_rpc_method_handler, handler.unary_stream
     else:
         factory, behavior = grpc.unary_unary_rpc_method_handler, handler.unary_unary
+    assert behavior is not None
     wrapped = stream(behavior) if handler.response_streaming else unary(behavior)
-    result: grpc.RpcMethodHandler = factory(
+    result: Handler = factory(
         wrapped,
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
@@ -162,15 +164,18 @@ class AuthenticationInterceptor(_ScopeInterceptor):
     async def scope(self, method: str, context: Context) -> AsyncIterator[None]:
         header = _metadata(context, "authorization")
         if not header:
-            raise Unauthenticated("authorization: Bearer <token> is required",
-                                  reason=ErrorReason.TOKEN_MISSING)
+            raise Unauthenticated(
+                "authorization: Bearer <token> is required", reason=ErrorReason.TOKEN_MISSING
+            )
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("authorization must use the Bearer scheme")
         actor = await self._verifier.verify(token.strip())
         reset = request_context.actor_var.set(actor)
         try:
-            trace.get_current_span().set_attribute("identitycontext.actor_tenant", str(actor.tenant))
+            trace.get_current_span().set_attribute(
+                "identitycontext.actor_tenant", str(actor.tenant)
+            )
             yield
         finally:
             request_context.actor_var.reset(reset)
@@ -192,7 +197,9 @@ class TenantContextInterceptor(_ScopeInterceptor):
             tenant = parse_tenant_id(value, field=TENANT_HEADER)
         except InvalidArgument as error:
             raise InvalidArgument(
-                error.message, violations=error.violations, reason=ErrorReason.TENANT_CONTEXT_INVALID
+                error.message,
+                violations=error.violations,
+                reason=ErrorReason.TENANT_CONTEXT_INVALID,
             ) from error
         token = request_context.tenant_var.set(tenant)
         try:
@@ -211,7 +218,7 @@ class ErrorMappingInterceptor(_ScopeInterceptor):
             yield
         except (grpc.aio.AbortError, asyncio.CancelledError, GeneratorExit):
             raise
-        except Exception as exc:  # noqa: BLE001 - the one place that maps every error
+        except Exception as exc:
             error = to_domain_error(exc, method)
             trace.get_current_span().set_attribute("identitycontext.error_reason", error.reason)
             raise error from None

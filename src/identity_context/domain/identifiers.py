@@ -87,7 +87,9 @@ class ScopeRef:
         return f"{self.kind.value}:{self.tenant.slug}/{self.path}"
 
 
-def _invalid(field: str, value: str, grammar: str, reason: ErrorReason | None = None) -> InvalidArgument:
+def _invalid(
+    field: str, value: str, grammar: str, reason: ErrorReason | None = None
+) -> InvalidArgument:
     shown = value if len(value) <= 80 else value[:77] + "..."
     return InvalidArgument.for_field(field, f"{shown!r} is not {grammar}", reason=reason)
 

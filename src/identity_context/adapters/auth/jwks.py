@@ -127,7 +127,7 @@ class JwksKeySource:
 
     def _load(self) -> Mapping[str, Any]:
         if self._file is not None:
-            raw = self._file.read_bytes()[:_MAX_JWKS_BYTES + 1]
+            raw = self._file.read_bytes()[: _MAX_JWKS_BYTES + 1]
         else:
             assert self._url is not None
             if not self._url.startswith(("https://", "http://")):

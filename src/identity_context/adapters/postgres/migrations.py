@@ -7,6 +7,7 @@ import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import psycopg
 
@@ -62,14 +63,14 @@ def available_migrations() -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-async def _applied(conn: psycopg.AsyncConnection[object]) -> dict[int, str]:
+async def _applied(conn: psycopg.AsyncConnection[Any]) -> dict[int, str]:
     exists = await (
         await conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
     ).fetchone()
     if not exists or not exists[0]:
         return {}
     rows = await (await conn.execute("SELECT version, checksum FROM schema_migrations")).fetchall()
-    return {int(version): str(checksum) for version, checksum in rows}  # type: ignore[misc]
+    return {int(version): str(checksum) for version, checksum in rows}
 
 
 def _check_history(applied: dict[int, str], shipped: list[Migration]) -> list[Migration]:
@@ -83,7 +84,7 @@ def _check_history(applied: dict[int, str], shipped: list[Migration]) -> list[Mi
     return [m for m in shipped if m.version not in applied]
 
 
-async def pending(conn: psycopg.AsyncConnection[object]) -> list[Migration]:
+async def pending(conn: psycopg.AsyncConnection[Any]) -> list[Migration]:
     """Return the shipped migrations not yet applied on *conn*'s database.
 
     Raise MigrationError when the history conflicts with the shipped files.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -24,7 +25,7 @@ class Provisioned:
 
 
 async def _ensure_role(
-    conn: psycopg.AsyncConnection[object], name: str, options: str, password: str | None = None
+    conn: psycopg.AsyncConnection[Any], name: str, options: str, password: str | None = None
 ) -> None:
     exists = await (
         await conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
@@ -67,12 +68,12 @@ async def provision(
                     sql.Identifier(database), sql.Identifier(OWNER_ROLE)
                 )
             )
-    params = conninfo_to_dict(admin_url)
+    params: dict[str, Any] = dict(conninfo_to_dict(admin_url))
     params.pop("password", None)
     params["dbname"] = database
     if password is not None:
         params["password"] = password
     return Provisioned(
-        migration_url=make_conninfo(**{**params, "user": OWNER_ROLE}),
-        runtime_url=make_conninfo(**{**params, "user": RUNTIME_LOGIN_ROLE}),
+        migration_url=make_conninfo("", **{**params, "user": OWNER_ROLE}),
+        runtime_url=make_conninfo("", **{**params, "user": RUNTIME_LOGIN_ROLE}),
     )

@@ -1,0 +1,47 @@
+"""Settings from the environment; production refuses the local issuer."""
+
+from __future__ import annotations
+
+import pytest
+
+from identity_context.config import ConfigError, Mode, Settings
+
+PROD_DB = {"IDENTITY_CONTEXT_MODE": "production", "IDENTITY_CONTEXT_DATABASE_URL": "postgresql://x"}
+
+
+def test_development_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.mode is Mode.DEVELOPMENT
+    assert settings.local_issuer and settings.migrate_on_start and settings.embedded_store
+    assert settings.listen == "127.0.0.1:50051"
+
+
+def test_production_turns_local_issuer_and_auto_migration_off() -> None:
+    settings = Settings.from_env(PROD_DB)
+    assert not settings.local_issuer and not settings.migrate_on_start
+
+
+def test_production_with_local_issuer_on_is_refused() -> None:
+    with pytest.raises(ConfigError, match="not allowed in production"):
+        Settings.from_env({**PROD_DB, "IDENTITY_CONTEXT_LOCAL_ISSUER": "on"})
+
+
+def test_production_needs_a_database_url() -> None:
+    with pytest.raises(ConfigError, match="IDENTITY_CONTEXT_DATABASE_URL"):
+        Settings.from_env({"IDENTITY_CONTEXT_MODE": "production"})
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"IDENTITY_CONTEXT_MODE": "staging"},
+        {"IDENTITY_CONTEXT_LOCAL_ISSUER": "maybe"},
+        {"IDENTITY_CONTEXT_SHUTDOWN_GRACE_S": "-1"},
+        {"IDENTITY_CONTEXT_SHUTDOWN_GRACE_S": "soon"},
+        {"IDENTITY_CONTEXT_LOG_FORMAT": "xml"},
+        {"IDENTITY_CONTEXT_DB_POOL_MIN": "5", "IDENTITY_CONTEXT_DB_POOL_MAX": "2"},
+    ],
+)
+def test_invalid_values_are_refused(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)
