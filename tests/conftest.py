@@ -18,13 +18,19 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from psycopg_pool import AsyncConnectionPool  # noqa: E402
 from support import RsaTestIssuer  # noqa: E402
 
 from identity_context.adapters.postgres.embedded import EmbeddedPostgres  # noqa: E402
 from identity_context.adapters.postgres.migrations import apply_migrations  # noqa: E402
 from identity_context.adapters.postgres.provisioning import provision  # noqa: E402
+from identity_context.adapters.postgres.unit_of_work import PostgresStore  # noqa: E402
+from identity_context.application.ports import UnitOfWork  # noqa: E402
 from identity_context.bootstrap import IdentityContextService  # noqa: E402
 from identity_context.config import Settings  # noqa: E402
+from identity_context.domain.changes import Change, ChangeContext, Decision  # noqa: E402
+from identity_context.domain.identifiers import PLATFORM_TENANT, TenantId  # noqa: E402
+from identity_context.domain.tenancy import AccountState  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -142,3 +148,82 @@ async def admin_conn(
         psycopg.conninfo.make_conninfo("", **params), autocommit=True
     ) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+async def runtime_pool(database: ProvisionedDatabase) -> AsyncIterator[AsyncConnectionPool]:
+    """A pool of runtime-role connections to the session database."""
+    pool = AsyncConnectionPool(
+        database.runtime_url, min_size=1, max_size=8, open=False, kwargs={"autocommit": False}
+    )
+    await pool.open(wait=True)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="session")
+def store(runtime_pool: AsyncConnectionPool) -> PostgresStore:
+    """The Store adapter over the runtime pool."""
+    return PostgresStore(runtime_pool)
+
+
+def unique_tenant(prefix: str = "t") -> TenantId:
+    """A fresh tenant id (tests share one database)."""
+    return TenantId(f"{prefix}-{secrets.token_hex(4)}")
+
+
+def context(
+    tenant: TenantId,
+    *,
+    actor: str = "user:tester",
+    platform: bool = False,
+    request_id: str = "",
+    correlation_id: str = "test-correlation",
+) -> ChangeContext:
+    return ChangeContext(
+        tenant=tenant,
+        actor=actor,
+        actor_tenant=PLATFORM_TENANT if platform else tenant,
+        correlation_id=correlation_id,
+        request_id=request_id,
+        platform=platform,
+    )
+
+
+async def create_tenant(store: PostgresStore, tenant: TenantId) -> None:
+    """Create *tenant* through the platform path, audited in tenant:platform."""
+
+    async def work(uow: UnitOfWork) -> None:
+        await uow.tenants.platform_create(tenant, f"Tenant {tenant.slug}")
+        await uow.record(
+            Change(
+                "platform.tenant.create",
+                "tenant.created",
+                {"tenant_id": str(tenant)},
+                Decision(True, ("test",)),
+                target_tenant=tenant,
+            )
+        )
+
+    await store.run(context(PLATFORM_TENANT, platform=True), work)
+
+
+async def add_account(
+    store: PostgresStore, tenant: TenantId, user_id: str, state: AccountState = AccountState.ACTIVE
+) -> None:
+    """Create an account in *tenant* (audited)."""
+
+    async def work(uow: UnitOfWork) -> None:
+        await uow.accounts.insert(user_id, user_id, state)
+        await uow.record(
+            Change(
+                "tenant.user.upsert",
+                "tenant_user.created",
+                {"user_id": user_id, "state": state.value},
+                Decision(True, ("test",)),
+            )
+        )
+
+    await store.run(context(tenant), work)

@@ -69,10 +69,17 @@ async def _migrate(settings: Settings) -> int:
 
 
 def _cmd_migrate(_: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from identity_context.adapters.postgres.migrations import MigrationError
     from identity_context.bootstrap import configure_logging
 
     configure_logging(settings)
-    return asyncio.run(_migrate(settings))
+    try:
+        return asyncio.run(_migrate(settings))
+    except (MigrationError, psycopg.Error) as exc:
+        print(f"identity-context: migration failed: {exc}", file=sys.stderr)
+        return EXIT_FATAL
 
 
 def _health_address(listen: str) -> str:

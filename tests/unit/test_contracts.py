@@ -68,8 +68,14 @@ def test_domain_error_reasons_match_the_proto_enum() -> None:
 
 
 def test_dockerfile_passes_hadolint_and_runs_as_non_root() -> None:
-    linted = subprocess.run([tool("hadolint"), "Dockerfile"], cwd=REPO, capture_output=True,
-                            text=True, check=False, timeout=120)
+    linted = subprocess.run(
+        [tool("hadolint"), "Dockerfile"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert linted.returncode == 0, linted.stdout + linted.stderr
     text = (REPO / "Dockerfile").read_text()
     assert "USER 10001" in text and "EXPOSE 50051" in text

@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from identity_context.domain.actors import Actor
+from identity_context.domain.audit import AuditRecord
+from identity_context.domain.changes import Change, ChangeContext, RecordedChange
+from identity_context.domain.identifiers import TenantId
+from identity_context.domain.tenancy import AccountState, Tenant, TenantAccount, TenantState
 
-__all__ = ["Clock", "TokenVerifier"]
+__all__ = [
+    "AccountRepository",
+    "AuditRepository",
+    "Clock",
+    "IdempotencyRecord",
+    "IdempotencyRepository",
+    "OutboxEvent",
+    "OutboxRepository",
+    "Store",
+    "TenantRepository",
+    "TokenVerifier",
+    "UnitOfWork",
+]
+
+T = TypeVar("T")
 
 
 class TokenVerifier(Protocol):
@@ -26,4 +46,167 @@ class Clock(Protocol):
 
     def now(self) -> dt.datetime:
         """Return the current time, timezone-aware in UTC."""
+        ...
+
+
+class TenantRepository(Protocol):
+    """Tenants: the unit of work's own tenant, plus the explicit platform path."""
+
+    async def get(self) -> Tenant | None:
+        """Return the unit of work's tenant, or None when it does not exist."""
+        ...
+
+    async def platform_create(self, tenant_id: TenantId, display_name: str) -> Tenant:
+        """Create another tenant (platform context only). Raise AlreadyExists."""
+        ...
+
+    async def platform_list(
+        self, *, after: str, state: TenantState | None, limit: int
+    ) -> list[Tenant]:
+        """List all tenants ordered by id (platform context only)."""
+        ...
+
+
+class AccountRepository(Protocol):
+    """Tenant accounts of the unit of work's tenant."""
+
+    async def get(self, user_id: str) -> TenantAccount | None:
+        """Return the account of *user_id*, or None."""
+        ...
+
+    async def insert(self, user_id: str, display_name: str, state: AccountState) -> TenantAccount:
+        """Create the account (and the global user when new). Raise AlreadyExists."""
+        ...
+
+    async def update(
+        self, user_id: str, *, display_name: str | None = None, state: AccountState | None = None
+    ) -> TenantAccount:
+        """Change the account and bump its version. Raise NotFound."""
+        ...
+
+    async def list(
+        self, *, after: str, state: AccountState | None, limit: int
+    ) -> list[TenantAccount]:
+        """List accounts ordered by user id, after *after*."""
+        ...
+
+
+class AuditRepository(Protocol):
+    """The tenant's audit records (read side; writing is the unit of work's job)."""
+
+    async def list(self, *, after_seq: int, action: str, limit: int) -> list[AuditRecord]:
+        """Return records with seq > *after_seq*, ordered by seq."""
+        ...
+
+    async def all(self) -> Sequence[AuditRecord]:
+        """Return every record of the tenant, ordered by seq."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One event of the tenant's outbox."""
+
+    tenant_id: str
+    seq: int
+    event_type: str
+    correlation_id: str
+    actor_tenant_id: str
+    target_tenant_id: str
+    payload: Mapping[str, Any]
+    created_at: dt.datetime
+
+
+class OutboxRepository(Protocol):
+    """The tenant's outbox events (read side)."""
+
+    async def list(self, *, after_seq: int, limit: int) -> list[OutboxEvent]:
+        """Return events with seq > *after_seq*, ordered by seq."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """The first result of a request id."""
+
+    request_id: str
+    operation: str
+    fingerprint: str
+    result: Mapping[str, Any]
+
+
+class IdempotencyRepository(Protocol):
+    """Request ids already seen in the tenant."""
+
+    async def find(self, request_id: str) -> IdempotencyRecord | None:
+        """Return the record of *request_id*, or None."""
+        ...
+
+    async def save(self, record: IdempotencyRecord, actor: str) -> None:
+        """Store the first result of a request id."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One command = one transaction in one tenant.
+
+    Leaving it without ``commit()`` rolls everything back. ``record()`` assigns
+    the next gapless sequence number of the tenant and writes the audit record
+    and the outbox event of the change in the same transaction.
+    """
+
+    @property
+    def context(self) -> ChangeContext:
+        """Tenant, actor and correlation of the command."""
+        ...
+
+    @property
+    def tenants(self) -> TenantRepository:
+        """Tenants."""
+        ...
+
+    @property
+    def accounts(self) -> AccountRepository:
+        """Tenant accounts."""
+        ...
+
+    @property
+    def audit(self) -> AuditRepository:
+        """Audit records (read)."""
+        ...
+
+    @property
+    def outbox(self) -> OutboxRepository:
+        """Outbox events (read)."""
+        ...
+
+    @property
+    def idempotency(self) -> IdempotencyRepository:
+        """Request ids already seen."""
+        ...
+
+    async def record(self, change: Change) -> RecordedChange:
+        """Write the audit record and outbox event of *change*; return its seq."""
+        ...
+
+    async def commit(self) -> None:
+        """Commit the transaction."""
+        ...
+
+
+class Store(Protocol):
+    """Runs units of work."""
+
+    async def run(
+        self,
+        context: ChangeContext,
+        work: Callable[[UnitOfWork], Awaitable[T]],
+        *,
+        read_only: bool = False,
+    ) -> T:
+        """Run *work* in a unit of work for ``context.tenant`` and commit.
+
+        Serialization failures and deadlocks are retried a bounded number of
+        times, then raise Aborted. Store outages raise Unavailable.
+        """
         ...

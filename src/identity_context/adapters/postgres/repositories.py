@@ -1,0 +1,334 @@
+"""Repositories over one connection whose transaction already carries the tenant setting."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from identity_context.application.ports import IdempotencyRecord, OutboxEvent
+from identity_context.domain.audit import AuditRecord
+from identity_context.domain.errors import NotFound
+from identity_context.domain.identifiers import TenantId
+from identity_context.domain.tenancy import (
+    AccountState,
+    Tenant,
+    TenantAccount,
+    TenantPlane,
+    TenantState,
+)
+
+__all__ = [
+    "PgAccountRepository",
+    "PgAuditRepository",
+    "PgIdempotencyRepository",
+    "PgOutboxRepository",
+    "PgTenantRepository",
+]
+
+Row = dict[str, Any]
+Connection = psycopg.AsyncConnection[Any]
+
+
+async def _rows(conn: Connection, query: Any, params: Sequence[Any] = ()) -> list[Row]:
+    async with conn.cursor(row_factory=dict_row) as cursor:
+        await cursor.execute(query, params)
+        return await cursor.fetchall()
+
+
+async def _row(conn: Connection, query: Any, params: Sequence[Any] = ()) -> Row | None:
+    rows = await _rows(conn, query, params)
+    return rows[0] if rows else None
+
+
+def _tenant(row: Row) -> Tenant:
+    return Tenant(
+        tenant_id=TenantId(str(row["tenant_id"]).removeprefix("tenant:")),
+        display_name=row["display_name"],
+        plane=TenantPlane(row["plane"]),
+        state=TenantState(row["state"]),
+        last_seq=int(row["last_seq"]),
+        version=int(row["version"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+class PgTenantRepository:
+    """Tenants: this transaction's tenant, and the platform_* definer functions."""
+
+    def __init__(self, conn: Connection, tenant: TenantId) -> None:
+        self._conn = conn
+        self._tenant = tenant
+
+    async def get(self) -> Tenant | None:
+        """Return this tenant, or None (also when row-level security hides it)."""
+        row = await _row(
+            self._conn, "SELECT * FROM tenants WHERE tenant_id = %s", (str(self._tenant),)
+        )
+        return _tenant(row) if row else None
+
+    async def platform_create(self, tenant_id: TenantId, display_name: str) -> Tenant:
+        """Create a tenant through the platform path. Raise AlreadyExists (unique violation)."""
+        row = await _row(
+            self._conn,
+            "SELECT * FROM platform_create_tenant(%s, %s)",
+            (str(tenant_id), display_name),
+        )
+        assert row is not None
+        return _tenant(row)
+
+    async def platform_list(
+        self, *, after: str, state: TenantState | None, limit: int
+    ) -> list[Tenant]:
+        """List tenants across the platform (platform context only)."""
+        rows = await _rows(
+            self._conn,
+            "SELECT * FROM platform_list_tenants(%s, %s, %s)",
+            (after, state.value if state else None, limit),
+        )
+        return [_tenant(row) for row in rows]
+
+
+def _account(row: Row) -> TenantAccount:
+    return TenantAccount(
+        tenant_id=TenantId(str(row["tenant_id"]).removeprefix("tenant:")),
+        user_id=row["user_id"],
+        display_name=row["display_name"],
+        state=AccountState(row["state"]),
+        version=int(row["version"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+class PgAccountRepository:
+    """Tenant accounts of this transaction's tenant."""
+
+    def __init__(self, conn: Connection, tenant: TenantId) -> None:
+        self._conn = conn
+        self._tenant = tenant
+
+    async def get(self, user_id: str) -> TenantAccount | None:
+        """Return the account of *user_id* in this tenant, or None."""
+        row = await _row(
+            self._conn,
+            "SELECT * FROM tenant_accounts WHERE tenant_id = %s AND user_id = %s",
+            (str(self._tenant), user_id),
+        )
+        return _account(row) if row else None
+
+    async def insert(self, user_id: str, display_name: str, state: AccountState) -> TenantAccount:
+        """Create the account; the global user is created when new."""
+        await self._conn.execute(
+            "INSERT INTO users (user_id) VALUES (%s) ON CONFLICT (user_id) DO NOTHING", (user_id,)
+        )
+        row = await _row(
+            self._conn,
+            "INSERT INTO tenant_accounts (tenant_id, user_id, display_name, state)"
+            " VALUES (%s, %s, %s, %s) RETURNING *",
+            (str(self._tenant), user_id, display_name, state.value),
+        )
+        assert row is not None
+        return _account(row)
+
+    async def update(
+        self, user_id: str, *, display_name: str | None = None, state: AccountState | None = None
+    ) -> TenantAccount:
+        """Change the account, bump its version. Raise NotFound when absent."""
+        row = await _row(
+            self._conn,
+            "UPDATE tenant_accounts SET display_name = coalesce(%s, display_name),"
+            " state = coalesce(%s, state), version = version + 1, updated_at = now()"
+            " WHERE tenant_id = %s AND user_id = %s RETURNING *",
+            (display_name, state.value if state else None, str(self._tenant), user_id),
+        )
+        if row is None:
+            raise NotFound(f"{user_id} has no account in {self._tenant}")
+        return _account(row)
+
+    async def list(
+        self, *, after: str, state: AccountState | None, limit: int
+    ) -> list[TenantAccount]:
+        """List accounts ordered by user id."""
+        rows = await _rows(
+            self._conn,
+            "SELECT * FROM tenant_accounts WHERE tenant_id = %s AND user_id > %s"
+            " AND (%s::text IS NULL OR state = %s) ORDER BY user_id LIMIT %s",
+            (
+                str(self._tenant),
+                after,
+                state.value if state else None,
+                state.value if state else None,
+                limit,
+            ),
+        )
+        return [_account(row) for row in rows]
+
+
+def _audit(row: Row) -> AuditRecord:
+    return AuditRecord(
+        tenant_id=row["tenant_id"],
+        seq=int(row["seq"]),
+        recorded_at=row["recorded_at"],
+        actor=row["actor"],
+        actor_tenant_id=row["actor_tenant_id"],
+        target_tenant_id=row["target_tenant_id"],
+        action=row["action"],
+        decision=row["decision"],
+        policy_ids=tuple(row["policy_ids"]),
+        correlation_id=row["correlation_id"],
+        request_id=row["request_id"],
+        change_summary=row["change_summary"],
+        break_glass=bool(row["break_glass"]),
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+class PgAuditRepository:
+    """Audit records of this transaction's tenant; ``append`` is used by the unit of work."""
+
+    def __init__(self, conn: Connection, tenant: TenantId) -> None:
+        self._conn = conn
+        self._tenant = tenant
+
+    async def list(self, *, after_seq: int, action: str, limit: int) -> list[AuditRecord]:
+        """Return records after *after_seq*, ordered by seq, optionally of one action."""
+        rows = await _rows(
+            self._conn,
+            "SELECT * FROM audit_records WHERE tenant_id = %s AND seq > %s"
+            " AND (%s = '' OR action = %s) ORDER BY seq LIMIT %s",
+            (str(self._tenant), after_seq, action, action, limit),
+        )
+        return [_audit(row) for row in rows]
+
+    async def all(self) -> Sequence[AuditRecord]:
+        """Return every record of the tenant, ordered by seq."""
+        rows = await _rows(
+            self._conn,
+            "SELECT * FROM audit_records WHERE tenant_id = %s ORDER BY seq",
+            (str(self._tenant),),
+        )
+        return [_audit(row) for row in rows]
+
+    async def head_hash(self, seq: int) -> str | None:
+        """Return the hash of record *seq*, or None when it does not exist."""
+        row = await _row(
+            self._conn,
+            "SELECT hash FROM audit_records WHERE tenant_id = %s AND seq = %s",
+            (str(self._tenant), seq),
+        )
+        return str(row["hash"]) if row else None
+
+    async def append(self, record: AuditRecord) -> None:
+        """Insert one record."""
+        await self._conn.execute(
+            "INSERT INTO audit_records (tenant_id, seq, recorded_at, actor, actor_tenant_id,"
+            " target_tenant_id, action, decision, policy_ids, correlation_id, request_id,"
+            " change_summary, break_glass, prev_hash, hash)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                record.tenant_id,
+                record.seq,
+                record.recorded_at,
+                record.actor,
+                record.actor_tenant_id,
+                record.target_tenant_id,
+                record.action,
+                record.decision,
+                list(record.policy_ids),
+                record.correlation_id,
+                record.request_id,
+                Jsonb(dict(record.change_summary)),
+                record.break_glass,
+                record.prev_hash,
+                record.hash,
+            ),
+        )
+
+
+class PgOutboxRepository:
+    """Outbox events of this transaction's tenant."""
+
+    def __init__(self, conn: Connection, tenant: TenantId) -> None:
+        self._conn = conn
+        self._tenant = tenant
+
+    async def list(self, *, after_seq: int, limit: int) -> list[OutboxEvent]:
+        """Return events after *after_seq*, ordered by seq."""
+        rows = await _rows(
+            self._conn,
+            "SELECT * FROM outbox_events WHERE tenant_id = %s AND seq > %s ORDER BY seq LIMIT %s",
+            (str(self._tenant), after_seq, limit),
+        )
+        return [
+            OutboxEvent(
+                tenant_id=row["tenant_id"],
+                seq=int(row["seq"]),
+                event_type=row["event_type"],
+                correlation_id=row["correlation_id"],
+                actor_tenant_id=row["actor_tenant_id"],
+                target_tenant_id=row["target_tenant_id"],
+                payload=row["payload"],
+                created_at=row["created_at"],
+            )
+            for row in rows
+        ]
+
+    async def append(self, event: OutboxEvent) -> None:
+        """Insert one event."""
+        await self._conn.execute(
+            "INSERT INTO outbox_events (tenant_id, seq, event_type, correlation_id,"
+            " actor_tenant_id, target_tenant_id, payload, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                event.tenant_id,
+                event.seq,
+                event.event_type,
+                event.correlation_id,
+                event.actor_tenant_id,
+                event.target_tenant_id,
+                Jsonb(dict(event.payload)),
+                event.created_at,
+            ),
+        )
+
+
+class PgIdempotencyRepository:
+    """Request ids seen in this transaction's tenant."""
+
+    def __init__(self, conn: Connection, tenant: TenantId) -> None:
+        self._conn = conn
+        self._tenant = tenant
+
+    async def find(self, request_id: str) -> IdempotencyRecord | None:
+        """Return the stored first result of *request_id*, or None."""
+        row = await _row(
+            self._conn,
+            "SELECT * FROM idempotency_records WHERE tenant_id = %s AND request_id = %s",
+            (str(self._tenant), request_id),
+        )
+        if row is None:
+            return None
+        return IdempotencyRecord(
+            row["request_id"], row["operation"], row["fingerprint"], row["result"]
+        )
+
+    async def save(self, record: IdempotencyRecord, actor: str) -> None:
+        """Store the first result of a request id."""
+        await self._conn.execute(
+            "INSERT INTO idempotency_records (tenant_id, request_id, operation, fingerprint,"
+            " result, actor) VALUES (%s, %s, %s, %s, %s, %s)",
+            (
+                str(self._tenant),
+                record.request_id,
+                record.operation,
+                record.fingerprint,
+                Jsonb(dict(record.result)),
+                actor,
+            ),
+        )

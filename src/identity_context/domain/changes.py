@@ -1,0 +1,134 @@
+"""Changes: what a command did, who did it, and the redacted summary that audit and events carry."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from identity_context.domain.identifiers import TenantId
+
+__all__ = [
+    "AUDIT_FIELD_ALLOW_LIST",
+    "REDACTED",
+    "Change",
+    "ChangeContext",
+    "Decision",
+    "RecordedChange",
+    "redact",
+]
+
+REDACTED = "[REDACTED]"
+
+# Fields of a change summary that may appear in audit records and events as
+# they are. Everything else is replaced by REDACTED; so is any value marked
+# sensitive, wherever it appears.
+AUDIT_FIELD_ALLOW_LIST = frozenset(
+    {
+        "tenant_id",
+        "display_name",
+        "plane",
+        "state",
+        "previous_state",
+        "reason",
+        "user_id",
+        "application_id",
+        "layer",
+        "profile_values",
+        "removed_keys",
+        "scope_id",
+        "kind",
+        "parent_scope_id",
+        "group_id",
+        "membership_id",
+        "subject",
+        "relation",
+        "object",
+        "valid_from",
+        "valid_until",
+        "access_profile_id",
+        "hat_id",
+        "evidence_id",
+        "factor_type",
+        "assurance_level",
+        "expires_at",
+        "approval_id",
+        "decision",
+        "break_glass_reason",
+        "created",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The authorization port's answer for one operation."""
+
+    allowed: bool
+    policy_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeContext:
+    """Who changes what, where: the context a unit of work records with every change.
+
+    ``platform`` marks a platform-plane command that may use the explicit
+    cross-tenant path; ``break_glass_reason`` is set when the actor acts under
+    break-glass.
+    """
+
+    tenant: TenantId
+    actor: str
+    actor_tenant: TenantId
+    correlation_id: str
+    request_id: str = ""
+    platform: bool = False
+    break_glass_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One state change: an audited action and the event consumers see.
+
+    ``summary`` is the raw description; it is redacted (allow-list plus
+    ``sensitive_values``) before it is stored anywhere.
+    """
+
+    action: str
+    event_type: str
+    summary: Mapping[str, Any]
+    decision: Decision
+    sensitive_values: frozenset[str] = field(default_factory=frozenset)
+    target_tenant: TenantId | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedChange:
+    """A change as committed: its sequence number and time."""
+
+    seq: int
+    recorded_at: dt.datetime
+
+
+def _scrub(value: Any, sensitive: Collection[str]) -> Any:
+    if isinstance(value, str):
+        return REDACTED if value in sensitive else value
+    if isinstance(value, Mapping):
+        return {str(k): _scrub(v, sensitive) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_scrub(v, sensitive) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _scrub(str(value), sensitive)
+
+
+def redact(summary: Mapping[str, Any], sensitive_values: Collection[str] = ()) -> dict[str, Any]:
+    """Return *summary* with fields off the allow-list and every sensitive value redacted."""
+    sensitive = {v for v in sensitive_values if v}
+    return {
+        str(key): _scrub(value, sensitive) if key in AUDIT_FIELD_ALLOW_LIST else REDACTED
+        for key, value in summary.items()
+    }
