@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import uuid
 from dataclasses import dataclass
 
 import grpc
@@ -21,16 +22,34 @@ from identity_context.adapters.auth.issuers import (
     load_issuers_file,
 )
 from identity_context.adapters.auth.local_issuer import LOCAL_ISSUER, LocalIssuer
+from identity_context.adapters.authz.authzen import AuthZenClient
+from identity_context.adapters.authz.cedar import CedarAuthorizationClient
 from identity_context.adapters.postgres.embedded import EmbeddedPostgres
 from identity_context.adapters.postgres.migrations import MigrationError, apply_migrations
 from identity_context.adapters.postgres.pool import open_pool, store_ready
 from identity_context.adapters.postgres.provisioning import provision
+from identity_context.adapters.postgres.unit_of_work import PostgresStore
 from identity_context.adapters.telemetry import build_tracer_provider, server_span_interceptor
 from identity_context.api.log_format import JsonLogFormatter
-from identity_context.api.server import ServerLimits, build_server, set_serving
+from identity_context.api.server import ServerLimits, UseCases, build_server, set_serving
+from identity_context.application.access_profiles import AccessProfiles
+from identity_context.application.authorization import AuthorizationClient, Authorizer
+from identity_context.application.guarded import Guarded
+from identity_context.application.memberships import MembershipAdministration
+from identity_context.application.ports import UnitOfWork
+from identity_context.application.tenant_admin import TenantAdministration
 from identity_context.config import ConfigError, Settings
+from identity_context.domain.changes import Change, ChangeContext, Decision
+from identity_context.domain.identifiers import PLATFORM_TENANT, parse_user_ref
+from identity_context.domain.tenancy import AccountState
 
-__all__ = ["IdentityContextService", "StoreUrls", "configure_logging", "resolve_store"]
+__all__ = [
+    "IdentityContextService",
+    "StoreUrls",
+    "bootstrap_platform",
+    "configure_logging",
+    "resolve_store",
+]
 
 _log = logging.getLogger("identity_context")
 _READINESS_INTERVAL_S = 2.0
@@ -69,6 +88,14 @@ def build_verifier(settings: Settings) -> JwtTokenVerifier:
     if not issuers:
         _log.warning("no trusted issuers configured: every authenticated RPC will be refused")
     return JwtTokenVerifier(issuers, leeway_s=settings.token_leeway_s)
+
+
+def build_authorization(settings: Settings) -> AuthorizationClient:
+    """Build the authorization port's adapter: embedded Cedar or remote AuthZEN."""
+    if settings.authz == "authzen":
+        assert settings.authzen_url is not None
+        return AuthZenClient(settings.authzen_url, max_timeout_s=settings.authz_timeout_s)
+    return CedarAuthorizationClient()
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +154,11 @@ class IdentityContextService:
     """
 
     def __init__(
-        self, settings: Settings, *, tracer_provider: TracerProvider | None = None
+        self,
+        settings: Settings,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        authorization: AuthorizationClient | None = None,
     ) -> None:
         self.settings = settings
         self.tracer_provider = tracer_provider or build_tracer_provider()
@@ -135,6 +166,8 @@ class IdentityContextService:
         self.port = 0
         self.fatal: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._verifier = build_verifier(settings)
+        self._authorization = authorization or build_authorization(settings)
+        self.store: PostgresStore | None = None
         self._embedded = EmbeddedPostgres(settings.data_dir) if settings.embedded_store else None
         self._pool: AsyncConnectionPool | None = None
         self._server: grpc.aio.Server | None = None
@@ -153,8 +186,15 @@ class IdentityContextService:
             min_size=self.settings.pool_min_size,
             max_size=self.settings.pool_max_size,
         )
+        self.store = PostgresStore(self._pool)
+        guarded = Guarded(self.store, Authorizer(self._authorization, self.store))
         server = build_server(
             verifier=self._verifier,
+            use_cases=UseCases(
+                tenants=TenantAdministration(guarded),
+                memberships=MembershipAdministration(guarded),
+                access_profiles=AccessProfiles(guarded),
+            ),
             health=self.health,
             limits=ServerLimits(
                 max_message_bytes=self.settings.max_message_bytes,
@@ -226,7 +266,97 @@ class IdentityContextService:
             await self._server.stop(self.settings.shutdown_grace_s)
         if self._pool is not None:
             await self._pool.close()
+        if isinstance(self._authorization, AuthZenClient):
+            await self._authorization.close()
         if self._embedded is not None:
             await asyncio.to_thread(self._embedded.stop)
         self.tracer_provider.shutdown()
         _log.info("identity-context stopped")
+
+
+BOOTSTRAP_ACTOR = "system:bootstrap"
+
+
+async def bootstrap_platform(settings: Settings, operator: str) -> list[str]:
+    """Ensure tenant:platform exists and *operator* holds ``platform-operator`` on it.
+
+    Idempotent: a second run changes nothing and records nothing. Every change
+    is audited in tenant:platform with actor ``system:bootstrap``. Returns a line
+    per change made.
+    """
+    user = parse_user_ref(operator, field="--operator")
+    embedded = EmbeddedPostgres(settings.data_dir) if settings.embedded_store else None
+    try:
+        urls = await resolve_store(settings, embedded)
+        if settings.migrate_on_start:
+            await apply_migrations(urls.migration_url)
+        pool = await open_pool(urls.runtime_url, min_size=1, max_size=2)
+        try:
+            return await PostgresStore(pool).run(
+                ChangeContext(
+                    PLATFORM_TENANT,
+                    BOOTSTRAP_ACTOR,
+                    PLATFORM_TENANT,
+                    correlation_id=f"bootstrap-{uuid.uuid4().hex}",
+                    platform=True,
+                ),
+                lambda uow: _ensure_operator(uow, user),
+            )
+        finally:
+            await pool.close()
+    finally:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+async def _ensure_operator(uow: UnitOfWork, user: str) -> list[str]:
+    made: list[str] = []
+    decision = Decision(True, (BOOTSTRAP_ACTOR,))
+    account = await uow.accounts.get(user)
+    if account is None:
+        await uow.accounts.insert(user, user, AccountState.ACTIVE)
+        await uow.record(
+            Change(
+                "tenant.user.upsert",
+                "tenant_user.created",
+                {"user_id": user, "state": "active", "created": True},
+                decision,
+            )
+        )
+        made.append(f"created the account of {user} in {PLATFORM_TENANT}")
+    elif account.state is not AccountState.ACTIVE:
+        await uow.accounts.update(user, state=AccountState.ACTIVE)
+        await uow.record(
+            Change(
+                "tenant.account.set_state",
+                "tenant_user.state_changed",
+                {"user_id": user, "state": "active", "previous_state": account.state.value},
+                decision,
+            )
+        )
+        made.append(f"activated {user} in {PLATFORM_TENANT}")
+    held = await uow.memberships.relations_of(user, [str(PLATFORM_TENANT)], ["platform-operator"])
+    if not held:
+        granted = await uow.memberships.insert(
+            f"m-bootstrap-{uuid.uuid4().hex[:12]}",
+            subject=user,
+            relation="platform-operator",
+            object_=str(PLATFORM_TENANT),
+            valid_from=None,
+            valid_until=None,
+        )
+        await uow.record(
+            Change(
+                "tenant.membership.grant",
+                "membership.granted",
+                {
+                    "membership_id": granted.membership_id,
+                    "subject": user,
+                    "relation": "platform-operator",
+                    "object": str(PLATFORM_TENANT),
+                },
+                decision,
+            )
+        )
+        made.append(f"granted platform-operator on {PLATFORM_TENANT} to {user}")
+    return made

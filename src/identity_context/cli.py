@@ -129,6 +129,28 @@ def _cmd_dev_token(options: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_bootstrap_platform(options: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from identity_context.adapters.postgres.migrations import MigrationError
+    from identity_context.bootstrap import bootstrap_platform, configure_logging
+    from identity_context.domain.errors import IdentityContextError
+
+    configure_logging(settings)
+    try:
+        made = asyncio.run(bootstrap_platform(settings, options.operator))
+    except IdentityContextError as exc:
+        print(f"identity-context: {exc.message}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (MigrationError, psycopg.Error) as exc:
+        print(f"identity-context: bootstrap failed: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    for line in made:
+        print(line)
+    print(f"{options.operator} is a platform operator ({len(made)} change(s))")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="identity-context",
@@ -151,6 +173,12 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
     token.add_argument("--acr", choices=["aal1", "aal2", "aal3"], help="assurance level claim")
     token.set_defaults(run=_cmd_dev_token)
+    boot = commands.add_parser(
+        "bootstrap-platform",
+        help="create tenant:platform if absent and make a user its platform operator",
+    )
+    boot.add_argument("--operator", required=True, help="user:<id> to make platform operator")
+    boot.set_defaults(run=_cmd_bootstrap_platform)
     return parser
 
 

@@ -71,6 +71,9 @@ class Settings:
     max_concurrent_rpcs: int = 1000
     pool_min_size: int = 2
     pool_max_size: int = 10
+    authz: str = "embedded"
+    authzen_url: str | None = None
+    authz_timeout_s: float = 2.0
 
     @property
     def embedded_store(self) -> bool:
@@ -115,7 +118,16 @@ class Settings:
             raise ConfigError(
                 "IDENTITY_CONTEXT_DB_POOL_MAX must be >= IDENTITY_CONTEXT_DB_POOL_MIN"
             )
+        authz = env.get("IDENTITY_CONTEXT_AUTHZ", "embedded").strip().lower()
+        if authz not in {"embedded", "authzen"}:
+            raise ConfigError("IDENTITY_CONTEXT_AUTHZ must be embedded or authzen")
+        authzen_url = env.get("IDENTITY_CONTEXT_AUTHZEN_URL") or None
+        if authz == "authzen" and not authzen_url:
+            raise ConfigError("IDENTITY_CONTEXT_AUTHZ=authzen needs IDENTITY_CONTEXT_AUTHZEN_URL")
         return cls(
+            authz=authz,
+            authzen_url=authzen_url,
+            authz_timeout_s=_number(env, "IDENTITY_CONTEXT_AUTHZ_TIMEOUT_S", 2.0, minimum=0.01),
             mode=mode,
             listen=env.get("IDENTITY_CONTEXT_LISTEN", "127.0.0.1:50051").strip(),
             data_dir=Path(env.get("IDENTITY_CONTEXT_DATA_DIR") or ".identity-context"),

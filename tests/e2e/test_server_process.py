@@ -101,9 +101,9 @@ def test_grpcurl_call_with_dev_token_reaches_the_service(
         served.address,
         "identitycontext.v1.TenantAdminService/GetTenantUser",
     )
-    # The token is accepted; the RPC itself is not implemented by this build yet.
-    assert "Code: Unimplemented" in answered.stderr, answered.stderr
-    assert '"reason": "NOT_IMPLEMENTED"' in answered.stderr or "NOT_IMPLEMENTED" in answered.stderr
+    # The token is accepted and alice may read her own account; she has none.
+    assert "Code: NotFound" in answered.stderr, answered.stderr
+    assert '"reason":"NOT_FOUND"' in answered.stderr.replace(" ", "")
 
 
 def test_grpcurl_health_check_reports_serving(served: ServerProcess) -> None:

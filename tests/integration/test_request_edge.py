@@ -44,13 +44,28 @@ TENANT = ("x-tenant-id", "tenant:coulomb")
 async def test_valid_token_and_tenant_reach_the_handler(
     running: RunningService, test_issuer: RsaTestIssuer
 ) -> None:
-    # The RPC is not implemented yet: reaching UNIMPLEMENTED proves every
-    # interceptor let the call through.
+    # alice reads her own account (self-service) and has none: NOT_FOUND from
+    # the store proves every interceptor and the policy let the call through.
     code, error = await call(running, [bearer(test_issuer.token()), TENANT])
-    assert code is grpc.StatusCode.UNIMPLEMENTED
+    assert code is grpc.StatusCode.NOT_FOUND
     info, _ = rich_status(error)
-    assert info is not None and info.reason == "NOT_IMPLEMENTED"
+    assert info is not None and info.reason == "NOT_FOUND"
     assert info.domain == "identitycontext"
+
+
+async def test_rpcs_of_later_issues_answer_unimplemented(
+    running: RunningService, test_issuer: RsaTestIssuer
+) -> None:
+    from identitycontext.v1 import fact_export_pb2, fact_export_pb2_grpc
+
+    async with grpc.aio.insecure_channel(running.address) as channel:
+        stub = fact_export_pb2_grpc.FactExportServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.GetFactsToken(fact_export_pb2.GetFactsTokenRequest(),
+                                     metadata=[bearer(test_issuer.token()), TENANT], timeout=10)
+    assert raised.value.code() is grpc.StatusCode.UNIMPLEMENTED
+    info, _ = rich_status(raised.value)
+    assert info is not None and info.reason == "NOT_IMPLEMENTED"
 
 
 async def test_missing_tenant_is_invalid_argument_tenant_context_missing(
@@ -171,7 +186,7 @@ async def test_non_bearer_scheme_is_unauthenticated(
 async def test_local_issuer_token_is_accepted_in_development(running: RunningService) -> None:
     token = LocalIssuer(running.settings.data_dir).mint("user:alice", "tenant:coulomb")
     code, _ = await call(running, [bearer(token), TENANT])
-    assert code is grpc.StatusCode.UNIMPLEMENTED
+    assert code is grpc.StatusCode.NOT_FOUND
 
 
 async def test_local_issuer_token_is_unauthenticated_in_production(
@@ -198,7 +213,7 @@ async def test_local_issuer_token_is_unauthenticated_in_production(
         assert info is not None and info.reason == "TOKEN_INVALID"
         # The trusted issuer's token still works in the same server.
         code, _ = await call(production, [bearer(test_issuer.token()), TENANT])
-        assert code is grpc.StatusCode.UNIMPLEMENTED
+        assert code is grpc.StatusCode.NOT_FOUND
     finally:
         await production.service.stop()
 
@@ -262,7 +277,7 @@ async def test_server_span_carries_tenant_correlation_id_and_actor_tenant(
     assert attributes["tenant.id"] == "tenant:coulomb"
     assert attributes["identitycontext.correlation_id"] == "span-check-1"
     assert attributes["identitycontext.actor_tenant"] == "tenant:platform"
-    assert attributes["rpc.grpc.status_code"] == grpc.StatusCode.UNIMPLEMENTED.value[0]
+    assert attributes["rpc.grpc.status_code"] == grpc.StatusCode.PERMISSION_DENIED.value[0]
 
 
 async def test_health_and_reflection_need_no_token(running: RunningService) -> None:

@@ -32,9 +32,12 @@ from identity_context.api.servicers import (
     MembershipServicer,
     TenantAdminServicer,
 )
+from identity_context.application.access_profiles import AccessProfiles
+from identity_context.application.memberships import MembershipAdministration
 from identity_context.application.ports import TokenVerifier
+from identity_context.application.tenant_admin import TenantAdministration
 
-__all__ = ["SERVICE_NAMES", "ServerLimits", "build_server", "set_serving"]
+__all__ = ["SERVICE_NAMES", "ServerLimits", "UseCases", "build_server", "set_serving"]
 
 SERVICE_NAMES: tuple[str, ...] = (
     tenant_admin_pb2.DESCRIPTOR.services_by_name["TenantAdminService"].full_name,
@@ -54,9 +57,19 @@ class ServerLimits:
     max_concurrent_rpcs: int = 1000
 
 
+@dataclass(frozen=True, slots=True)
+class UseCases:
+    """The application services the servicers call."""
+
+    tenants: TenantAdministration
+    memberships: MembershipAdministration
+    access_profiles: AccessProfiles
+
+
 def build_server(
     *,
     verifier: TokenVerifier,
+    use_cases: UseCases,
     health: HealthServicer,
     limits: ServerLimits,
     outer_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
@@ -82,10 +95,14 @@ def build_server(
         ],
         maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
     )
-    tenant_admin_pb2_grpc.add_TenantAdminServiceServicer_to_server(TenantAdminServicer(), server)
-    membership_pb2_grpc.add_MembershipServiceServicer_to_server(MembershipServicer(), server)
+    tenant_admin_pb2_grpc.add_TenantAdminServiceServicer_to_server(
+        TenantAdminServicer(use_cases.tenants), server
+    )
+    membership_pb2_grpc.add_MembershipServiceServicer_to_server(
+        MembershipServicer(use_cases.memberships), server
+    )
     active_context_pb2_grpc.add_ActiveContextServiceServicer_to_server(
-        ActiveContextServicer(), server
+        ActiveContextServicer(use_cases.access_profiles), server
     )
     fact_export_pb2_grpc.add_FactExportServiceServicer_to_server(FactExportServicer(), server)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

@@ -2,16 +2,33 @@
 
 An RPC not overridden here falls through to the generated base class, whose
 NotImplementedError the error-mapping interceptor answers as UNIMPLEMENTED.
+Errors are mapped by the interceptors, never here.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import grpc
 from identitycontext.v1 import (
+    active_context_pb2,
     active_context_pb2_grpc,
+    common_pb2,
     fact_export_pb2_grpc,
+    membership_pb2,
     membership_pb2_grpc,
+    tenant_admin_pb2,
     tenant_admin_pb2_grpc,
 )
+
+from identity_context.api import mappers as m
+from identity_context.application.access_profiles import AccessProfiles
+from identity_context.application.memberships import MembershipAdministration
+from identity_context.application.tenant_admin import ProfileWrite, TenantAdministration
+from identity_context.domain.directory import MembershipState, ProfileLayer
+from identity_context.domain.errors import InvalidArgument
+from identity_context.domain.identifiers import ScopeKind
+from identity_context.domain.tenancy import AccountState, TenantState
 
 __all__ = [
     "ActiveContextServicer",
@@ -20,17 +37,334 @@ __all__ = [
     "TenantAdminServicer",
 ]
 
+Context = grpc.aio.ServicerContext[Any, Any]
+ta = tenant_admin_pb2
+mb = membership_pb2
+
 
 class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
     """identitycontext.v1.TenantAdminService."""
+
+    def __init__(self, tenants: TenantAdministration) -> None:
+        self._uc = tenants
+
+    async def CreateTenant(
+        self, request: ta.CreateTenantRequest, context: Context
+    ) -> ta.CreateTenantResponse:
+        tenant = await self._uc.create_tenant(
+            m.invocation(context, request.request_id), request.tenant_id, request.display_name
+        )
+        return ta.CreateTenantResponse(tenant=m.tenant_pb(tenant))
+
+    async def GetTenant(
+        self, request: ta.GetTenantRequest, context: Context
+    ) -> ta.GetTenantResponse:
+        tenant = await self._uc.get_tenant(m.invocation(context), request.tenant_id)
+        return ta.GetTenantResponse(tenant=m.tenant_pb(tenant))
+
+    async def ListTenants(
+        self, request: ta.ListTenantsRequest, context: Context
+    ) -> ta.ListTenantsResponse:
+        state = m.from_enum(TenantState, ta.TenantState, "TENANT_STATE_", request.state, "state")
+        page = await self._uc.list_tenants(
+            m.invocation(context), request.page_size, request.page_token, state
+        )
+        return ta.ListTenantsResponse(
+            tenants=[m.tenant_pb(t) for t in page.items], next_page_token=page.next_page_token
+        )
+
+    async def SetTenantState(
+        self, request: ta.SetTenantStateRequest, context: Context
+    ) -> ta.SetTenantStateResponse:
+        state = m.from_enum(TenantState, ta.TenantState, "TENANT_STATE_", request.state, "state")
+        if state is None:
+            raise InvalidArgument.for_field("state", "is required")
+        tenant = await self._uc.set_tenant_state(
+            m.invocation(context, request.request_id),
+            request.tenant_id,
+            state,
+            request.reason,
+            request.etag,
+        )
+        return ta.SetTenantStateResponse(tenant=m.tenant_pb(tenant))
+
+    async def BindApplication(
+        self, request: ta.BindApplicationRequest, context: Context
+    ) -> ta.BindApplicationResponse:
+        binding = await self._uc.bind_application(
+            m.invocation(context, request.request_id), request.application_id
+        )
+        return ta.BindApplicationResponse(binding=m.binding_pb(binding))
+
+    async def ListApplications(
+        self, request: ta.ListApplicationsRequest, context: Context
+    ) -> ta.ListApplicationsResponse:
+        page = await self._uc.list_applications(
+            m.invocation(context), request.page_size, request.page_token
+        )
+        return ta.ListApplicationsResponse(
+            bindings=[m.binding_pb(b) for b in page.items], next_page_token=page.next_page_token
+        )
+
+    async def UpsertTenantUser(
+        self, request: ta.UpsertTenantUserRequest, context: Context
+    ) -> ta.UpsertTenantUserResponse:
+        state = m.from_enum(
+            AccountState,
+            common_pb2.AccountState,
+            "ACCOUNT_STATE_",
+            request.initial_state,
+            "initial_state",
+        )
+        result = await self._uc.upsert_tenant_user(
+            m.invocation(context, request.request_id),
+            request.user_id,
+            request.display_name,
+            state,
+            request.etag,
+        )
+        return ta.UpsertTenantUserResponse(
+            tenant_user=m.account_pb(result.account), created=result.created
+        )
+
+    async def GetTenantUser(
+        self, request: ta.GetTenantUserRequest, context: Context
+    ) -> ta.GetTenantUserResponse:
+        account = await self._uc.get_tenant_user(m.invocation(context), request.user_id)
+        return ta.GetTenantUserResponse(tenant_user=m.account_pb(account))
+
+    async def ListTenantUsers(
+        self, request: ta.ListTenantUsersRequest, context: Context
+    ) -> ta.ListTenantUsersResponse:
+        state = m.from_enum(
+            AccountState, common_pb2.AccountState, "ACCOUNT_STATE_", request.state, "state"
+        )
+        page = await self._uc.list_tenant_users(
+            m.invocation(context), request.page_size, request.page_token, state
+        )
+        return ta.ListTenantUsersResponse(
+            tenant_users=[m.account_pb(a) for a in page.items], next_page_token=page.next_page_token
+        )
+
+    async def SetAccountState(
+        self, request: ta.SetAccountStateRequest, context: Context
+    ) -> ta.SetAccountStateResponse:
+        state = m.from_enum(
+            AccountState, common_pb2.AccountState, "ACCOUNT_STATE_", request.state, "state"
+        )
+        if state is None:
+            raise InvalidArgument.for_field("state", "is required")
+        account = await self._uc.set_account_state(
+            m.invocation(context, request.request_id),
+            request.user_id,
+            state,
+            request.reason,
+            request.etag,
+        )
+        return ta.SetAccountStateResponse(tenant_user=m.account_pb(account))
+
+    async def SetProfileValues(
+        self, request: ta.SetProfileValuesRequest, context: Context
+    ) -> ta.SetProfileValuesResponse:
+        layer = m.from_enum(
+            ProfileLayer, common_pb2.ProfileLayer, "PROFILE_LAYER_", request.layer, "layer"
+        )
+        if layer is None:
+            raise InvalidArgument.for_field("layer", "is required (GLOBAL or TENANT)")
+        inv = m.invocation(context, request.request_id)
+        update = await self._uc.set_profile_values(
+            inv,
+            user_id=request.user_id,
+            layer=layer,
+            values=[ProfileWrite(v.key, v.value, v.sensitive) for v in request.values],
+            remove_keys=list(request.remove_keys),
+            etag=request.etag,
+        )
+        reveal = inv.actor.subject == request.user_id
+        return ta.SetProfileValuesResponse(
+            values=[m.profile_value_pb(v, reveal=reveal) for v in update.values], etag=update.etag
+        )
+
+    async def GetResolvedProfile(
+        self, request: ta.GetResolvedProfileRequest, context: Context
+    ) -> ta.GetResolvedProfileResponse:
+        resolved = await self._uc.get_resolved_profile(
+            m.invocation(context), request.user_id, request.access_profile_id
+        )
+        return ta.GetResolvedProfileResponse(values=[m.resolved_pb(v) for v in resolved.values])
+
+    async def ListAuditRecords(
+        self, request: ta.ListAuditRecordsRequest, context: Context
+    ) -> ta.ListAuditRecordsResponse:
+        page = await self._uc.list_audit_records(
+            m.invocation(context),
+            request.page_size,
+            request.page_token,
+            request.action,
+            request.after_seq,
+        )
+        return ta.ListAuditRecordsResponse(
+            records=[m.audit_pb(r) for r in page.items], next_page_token=page.next_page_token
+        )
+
+    async def VerifyAuditChain(
+        self, request: ta.VerifyAuditChainRequest, context: Context
+    ) -> ta.VerifyAuditChainResponse:
+        return m.verification_pb(await self._uc.verify_audit_chain(m.invocation(context)))
 
 
 class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
     """identitycontext.v1.MembershipService."""
 
+    def __init__(self, memberships: MembershipAdministration) -> None:
+        self._uc = memberships
+
+    async def CreateScope(
+        self, request: mb.CreateScopeRequest, context: Context
+    ) -> mb.CreateScopeResponse:
+        scope = await self._uc.create_scope(
+            m.invocation(context, request.request_id),
+            request.scope_id,
+            request.parent_scope_id,
+            request.display_name,
+        )
+        return mb.CreateScopeResponse(scope=m.scope_pb(scope))
+
+    async def ListScopes(
+        self, request: mb.ListScopesRequest, context: Context
+    ) -> mb.ListScopesResponse:
+        kind = m.from_enum(ScopeKind, mb.ScopeKind, "SCOPE_KIND_", request.kind, "kind")
+        page = await self._uc.list_scopes(
+            m.invocation(context),
+            request.page_size,
+            request.page_token,
+            request.parent_scope_id,
+            kind,
+        )
+        return mb.ListScopesResponse(
+            scopes=[m.scope_pb(s) for s in page.items], next_page_token=page.next_page_token
+        )
+
+    async def CreateGroup(
+        self, request: mb.CreateGroupRequest, context: Context
+    ) -> mb.CreateGroupResponse:
+        group = await self._uc.create_group(
+            m.invocation(context, request.request_id), request.group_id, request.display_name
+        )
+        return mb.CreateGroupResponse(group=m.group_pb(group))
+
+    async def ListGroups(
+        self, request: mb.ListGroupsRequest, context: Context
+    ) -> mb.ListGroupsResponse:
+        page = await self._uc.list_groups(
+            m.invocation(context), request.page_size, request.page_token
+        )
+        return mb.ListGroupsResponse(
+            groups=[m.group_pb(g) for g in page.items], next_page_token=page.next_page_token
+        )
+
+    async def AddGroupMember(
+        self, request: mb.AddGroupMemberRequest, context: Context
+    ) -> mb.AddGroupMemberResponse:
+        member = await self._uc.add_group_member(
+            m.invocation(context, request.request_id), request.group_id, request.user_id
+        )
+        return mb.AddGroupMemberResponse(group_member=m.group_member_pb(member))
+
+    async def RemoveGroupMember(
+        self, request: mb.RemoveGroupMemberRequest, context: Context
+    ) -> mb.RemoveGroupMemberResponse:
+        result = await self._uc.remove_group_member(
+            m.invocation(context, request.request_id), request.group_id, request.user_id
+        )
+        return mb.RemoveGroupMemberResponse(removed=result.removed)
+
+    async def ListGroupMembers(
+        self, request: mb.ListGroupMembersRequest, context: Context
+    ) -> mb.ListGroupMembersResponse:
+        page = await self._uc.list_group_members(
+            m.invocation(context), request.group_id, request.page_size, request.page_token
+        )
+        return mb.ListGroupMembersResponse(
+            group_members=[m.group_member_pb(g) for g in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    async def GrantMembership(
+        self, request: mb.GrantMembershipRequest, context: Context
+    ) -> mb.GrantMembershipResponse:
+        membership = await self._uc.grant_membership(
+            m.invocation(context, request.request_id),
+            subject=request.subject,
+            relation=request.relation,
+            object_=request.object,
+            valid_from=m.from_timestamp(request, "valid_from"),
+            valid_until=m.from_timestamp(request, "valid_until"),
+        )
+        return mb.GrantMembershipResponse(membership=m.membership_pb(membership))
+
+    async def RevokeMembership(
+        self, request: mb.RevokeMembershipRequest, context: Context
+    ) -> mb.RevokeMembershipResponse:
+        membership = await self._uc.revoke_membership(
+            m.invocation(context, request.request_id),
+            request.membership_id,
+            request.etag,
+            request.reason,
+        )
+        return mb.RevokeMembershipResponse(membership=m.membership_pb(membership))
+
+    async def ListMemberships(
+        self, request: mb.ListMembershipsRequest, context: Context
+    ) -> mb.ListMembershipsResponse:
+        state = m.from_enum(
+            MembershipState, mb.MembershipState, "MEMBERSHIP_STATE_", request.state, "state"
+        )
+        page = await self._uc.list_memberships(
+            m.invocation(context),
+            subject=request.subject,
+            object_=request.object,
+            relation=request.relation,
+            state=state,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return mb.ListMembershipsResponse(
+            memberships=[m.membership_pb(x) for x in page.items],
+            next_page_token=page.next_page_token,
+        )
+
 
 class ActiveContextServicer(active_context_pb2_grpc.ActiveContextServiceServicer):
     """identitycontext.v1.ActiveContextService."""
+
+    def __init__(self, access_profiles: AccessProfiles) -> None:
+        self._profiles = access_profiles
+
+    async def CreateAccessProfile(
+        self, request: active_context_pb2.CreateAccessProfileRequest, context: Context
+    ) -> active_context_pb2.CreateAccessProfileResponse:
+        spec = request.access_profile
+        created = await self._profiles.create(
+            m.invocation(context, request.request_id),
+            spec.access_profile_id,
+            spec.display_name,
+            m.access_profile_definition(spec),
+        )
+        return active_context_pb2.CreateAccessProfileResponse(
+            access_profile=m.access_profile_pb(created)
+        )
+
+    async def ListAccessProfiles(
+        self, request: active_context_pb2.ListAccessProfilesRequest, context: Context
+    ) -> active_context_pb2.ListAccessProfilesResponse:
+        page = await self._profiles.list(
+            m.invocation(context), request.page_size, request.page_token
+        )
+        return active_context_pb2.ListAccessProfilesResponse(
+            access_profiles=[m.access_profile_pb(p) for p in page.items],
+            next_page_token=page.next_page_token,
+        )
 
 
 class FactExportServicer(fact_export_pb2_grpc.FactExportServiceServicer):

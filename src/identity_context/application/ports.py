@@ -10,11 +10,28 @@ from typing import Any, Protocol, TypeVar
 from identity_context.domain.actors import Actor
 from identity_context.domain.audit import AuditRecord
 from identity_context.domain.changes import Change, ChangeContext, RecordedChange
-from identity_context.domain.identifiers import TenantId
+from identity_context.domain.directory import (
+    AccessProfile,
+    ApplicationBinding,
+    Group,
+    GroupMember,
+    Membership,
+    MembershipState,
+    ProfileValue,
+    Scope,
+)
+from identity_context.domain.identifiers import ScopeKind, TenantId
 from identity_context.domain.tenancy import AccountState, Tenant, TenantAccount, TenantState
 
 __all__ = [
+    "AccessProfileRepository",
     "AccountRepository",
+    "ApplicationRepository",
+    "GroupRepository",
+    "MembershipRepository",
+    "PlatformTenantRepository",
+    "ProfileRepository",
+    "ScopeRepository",
     "AuditRepository",
     "Clock",
     "IdempotencyRecord",
@@ -88,6 +105,164 @@ class AccountRepository(Protocol):
         self, *, after: str, state: AccountState | None, limit: int
     ) -> list[TenantAccount]:
         """List accounts ordered by user id, after *after*."""
+        ...
+
+
+class PlatformTenantRepository(Protocol):
+    """Other tenants' rows, through the explicit platform path (platform context only)."""
+
+    async def get(self, tenant_id: TenantId) -> Tenant | None:
+        """Return any tenant, or None."""
+        ...
+
+    async def set_state(
+        self, tenant_id: TenantId, state: TenantState, expected_version: int | None
+    ) -> Tenant | None:
+        """Change a tenant's state; None when absent or the version differs."""
+        ...
+
+
+class ApplicationRepository(Protocol):
+    """The application catalog and the tenant's bindings."""
+
+    async def catalog_entry(self, application_id: str) -> Mapping[str, Any] | None:
+        """Return the catalog entry, or None."""
+        ...
+
+    async def bind(self, application_id: str) -> ApplicationBinding:
+        """Bind an application to the tenant."""
+        ...
+
+    async def list(self, *, after: str, limit: int, catalog: bool) -> list[ApplicationBinding]:
+        """List bindings (or the catalog)."""
+        ...
+
+
+class ProfileRepository(Protocol):
+    """Profile values of the tenant's layer (GLOBAL for tenant:platform)."""
+
+    async def values(self, user_id: str) -> list[ProfileValue]:
+        """Return the user's values, ordered by key."""
+        ...
+
+    async def version(self, user_id: str) -> str:
+        """Return the etag of the user's values."""
+        ...
+
+    async def upsert(self, user_id: str, values: Mapping[str, tuple[str, bool]]) -> None:
+        """Create or replace values (key -> (value, sensitive))."""
+        ...
+
+    async def remove(self, user_id: str, keys: Sequence[str]) -> int:
+        """Remove keys; return how many existed."""
+        ...
+
+
+class ScopeRepository(Protocol):
+    """Scopes of the tenant."""
+
+    async def get(self, scope_id: str) -> Scope | None:
+        """Return the scope, or None."""
+        ...
+
+    async def insert(
+        self, scope_id: str, kind: ScopeKind, parent: str | None, display_name: str
+    ) -> Scope:
+        """Create a scope."""
+        ...
+
+    async def list(
+        self, *, after: str, parent: str | None, kind: ScopeKind | None, limit: int
+    ) -> list[Scope]:
+        """List scopes."""
+        ...
+
+
+class GroupRepository(Protocol):
+    """Groups and members of the tenant."""
+
+    async def insert(self, group_id: str, display_name: str) -> Group:
+        """Create a group."""
+        ...
+
+    async def exists(self, group_id: str) -> bool:
+        """True when the group exists."""
+        ...
+
+    async def list(self, *, after: str, limit: int) -> list[Group]:
+        """List groups."""
+        ...
+
+    async def add_member(self, group_id: str, user_id: str) -> GroupMember:
+        """Add a member."""
+        ...
+
+    async def remove_member(self, group_id: str, user_id: str) -> bool:
+        """Remove a member; False when not a member."""
+        ...
+
+    async def members(self, group_id: str, *, after: str, limit: int) -> Sequence[GroupMember]:
+        """List members of a group."""
+        ...
+
+
+class MembershipRepository(Protocol):
+    """Memberships of the tenant."""
+
+    async def insert(
+        self,
+        membership_id: str,
+        *,
+        subject: str,
+        relation: str,
+        object_: str,
+        valid_from: dt.datetime | None,
+        valid_until: dt.datetime | None,
+    ) -> Membership:
+        """Grant a membership."""
+        ...
+
+    async def get(self, membership_id: str) -> Membership | None:
+        """Return the membership, or None."""
+        ...
+
+    async def revoke(self, membership_id: str) -> Membership:
+        """Revoke a membership."""
+        ...
+
+    async def list(
+        self,
+        *,
+        subject: str,
+        object_: str,
+        relation: str,
+        state: MembershipState,
+        after: str,
+        limit: int,
+    ) -> list[Membership]:
+        """List memberships."""
+        ...
+
+    async def relations_of(
+        self, user_id: str, objects: Sequence[str], relations: Sequence[str]
+    ) -> set[str]:
+        """Which of *relations* the user holds on *objects*, directly or via groups."""
+        ...
+
+
+class AccessProfileRepository(Protocol):
+    """Access profiles of the tenant."""
+
+    async def insert(self, profile: AccessProfile) -> AccessProfile:
+        """Create a profile."""
+        ...
+
+    async def get(self, access_profile_id: str) -> AccessProfile | None:
+        """Return the profile, or None."""
+        ...
+
+    async def list(self, *, after: str, limit: int) -> list[AccessProfile]:
+        """List profiles."""
         ...
 
 
@@ -168,6 +343,41 @@ class UnitOfWork(Protocol):
     @property
     def accounts(self) -> AccountRepository:
         """Tenant accounts."""
+        ...
+
+    @property
+    def platform_tenants(self) -> PlatformTenantRepository:
+        """Other tenants (platform context only)."""
+        ...
+
+    @property
+    def applications(self) -> ApplicationRepository:
+        """Catalog and bindings."""
+        ...
+
+    @property
+    def profiles(self) -> ProfileRepository:
+        """Profile values of this tenant's layer."""
+        ...
+
+    @property
+    def scopes(self) -> ScopeRepository:
+        """Scopes."""
+        ...
+
+    @property
+    def groups(self) -> GroupRepository:
+        """Groups and members."""
+        ...
+
+    @property
+    def memberships(self) -> MembershipRepository:
+        """Memberships."""
+        ...
+
+    @property
+    def access_profiles(self) -> AccessProfileRepository:
+        """Access profiles."""
         ...
 
     @property

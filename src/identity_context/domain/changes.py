@@ -63,10 +63,15 @@ AUDIT_FIELD_ALLOW_LIST = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The authorization port's answer for one operation."""
+    """The authorization port's answer for one operation.
+
+    ``policy_ids`` are the policies that decided; ``reason`` names why a deny
+    happened (an ErrorReason value such as ``PLATFORM_ROOT_DENIED``).
+    """
 
     allowed: bool
     policy_ids: tuple[str, ...] = ()
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

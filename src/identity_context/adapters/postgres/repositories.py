@@ -33,18 +33,18 @@ Row = dict[str, Any]
 Connection = psycopg.AsyncConnection[Any]
 
 
-async def _rows(conn: Connection, query: Any, params: Sequence[Any] = ()) -> list[Row]:
+async def fetch_all(conn: Connection, query: Any, params: Sequence[Any] = ()) -> list[Row]:
     async with conn.cursor(row_factory=dict_row) as cursor:
         await cursor.execute(query, params)
         return await cursor.fetchall()
 
 
-async def _row(conn: Connection, query: Any, params: Sequence[Any] = ()) -> Row | None:
-    rows = await _rows(conn, query, params)
+async def fetch_one(conn: Connection, query: Any, params: Sequence[Any] = ()) -> Row | None:
+    rows = await fetch_all(conn, query, params)
     return rows[0] if rows else None
 
 
-def _tenant(row: Row) -> Tenant:
+def tenant_from_row(row: Row) -> Tenant:
     return Tenant(
         tenant_id=TenantId(str(row["tenant_id"]).removeprefix("tenant:")),
         display_name=row["display_name"],
@@ -66,31 +66,31 @@ class PgTenantRepository:
 
     async def get(self) -> Tenant | None:
         """Return this tenant, or None (also when row-level security hides it)."""
-        row = await _row(
+        row = await fetch_one(
             self._conn, "SELECT * FROM tenants WHERE tenant_id = %s", (str(self._tenant),)
         )
-        return _tenant(row) if row else None
+        return tenant_from_row(row) if row else None
 
     async def platform_create(self, tenant_id: TenantId, display_name: str) -> Tenant:
         """Create a tenant through the platform path. Raise AlreadyExists (unique violation)."""
-        row = await _row(
+        row = await fetch_one(
             self._conn,
             "SELECT * FROM platform_create_tenant(%s, %s)",
             (str(tenant_id), display_name),
         )
         assert row is not None
-        return _tenant(row)
+        return tenant_from_row(row)
 
     async def platform_list(
         self, *, after: str, state: TenantState | None, limit: int
     ) -> list[Tenant]:
         """List tenants across the platform (platform context only)."""
-        rows = await _rows(
+        rows = await fetch_all(
             self._conn,
             "SELECT * FROM platform_list_tenants(%s, %s, %s)",
             (after, state.value if state else None, limit),
         )
-        return [_tenant(row) for row in rows]
+        return [tenant_from_row(row) for row in rows]
 
 
 def _account(row: Row) -> TenantAccount:
@@ -114,7 +114,7 @@ class PgAccountRepository:
 
     async def get(self, user_id: str) -> TenantAccount | None:
         """Return the account of *user_id* in this tenant, or None."""
-        row = await _row(
+        row = await fetch_one(
             self._conn,
             "SELECT * FROM tenant_accounts WHERE tenant_id = %s AND user_id = %s",
             (str(self._tenant), user_id),
@@ -126,7 +126,7 @@ class PgAccountRepository:
         await self._conn.execute(
             "INSERT INTO users (user_id) VALUES (%s) ON CONFLICT (user_id) DO NOTHING", (user_id,)
         )
-        row = await _row(
+        row = await fetch_one(
             self._conn,
             "INSERT INTO tenant_accounts (tenant_id, user_id, display_name, state)"
             " VALUES (%s, %s, %s, %s) RETURNING *",
@@ -139,7 +139,7 @@ class PgAccountRepository:
         self, user_id: str, *, display_name: str | None = None, state: AccountState | None = None
     ) -> TenantAccount:
         """Change the account, bump its version. Raise NotFound when absent."""
-        row = await _row(
+        row = await fetch_one(
             self._conn,
             "UPDATE tenant_accounts SET display_name = coalesce(%s, display_name),"
             " state = coalesce(%s, state), version = version + 1, updated_at = now()"
@@ -154,7 +154,7 @@ class PgAccountRepository:
         self, *, after: str, state: AccountState | None, limit: int
     ) -> list[TenantAccount]:
         """List accounts ordered by user id."""
-        rows = await _rows(
+        rows = await fetch_all(
             self._conn,
             "SELECT * FROM tenant_accounts WHERE tenant_id = %s AND user_id > %s"
             " AND (%s::text IS NULL OR state = %s) ORDER BY user_id LIMIT %s",
@@ -198,7 +198,7 @@ class PgAuditRepository:
 
     async def list(self, *, after_seq: int, action: str, limit: int) -> list[AuditRecord]:
         """Return records after *after_seq*, ordered by seq, optionally of one action."""
-        rows = await _rows(
+        rows = await fetch_all(
             self._conn,
             "SELECT * FROM audit_records WHERE tenant_id = %s AND seq > %s"
             " AND (%s = '' OR action = %s) ORDER BY seq LIMIT %s",
@@ -208,7 +208,7 @@ class PgAuditRepository:
 
     async def all(self) -> Sequence[AuditRecord]:
         """Return every record of the tenant, ordered by seq."""
-        rows = await _rows(
+        rows = await fetch_all(
             self._conn,
             "SELECT * FROM audit_records WHERE tenant_id = %s ORDER BY seq",
             (str(self._tenant),),
@@ -217,7 +217,7 @@ class PgAuditRepository:
 
     async def head_hash(self, seq: int) -> str | None:
         """Return the hash of record *seq*, or None when it does not exist."""
-        row = await _row(
+        row = await fetch_one(
             self._conn,
             "SELECT hash FROM audit_records WHERE tenant_id = %s AND seq = %s",
             (str(self._tenant), seq),
@@ -260,7 +260,7 @@ class PgOutboxRepository:
 
     async def list(self, *, after_seq: int, limit: int) -> list[OutboxEvent]:
         """Return events after *after_seq*, ordered by seq."""
-        rows = await _rows(
+        rows = await fetch_all(
             self._conn,
             "SELECT * FROM outbox_events WHERE tenant_id = %s AND seq > %s ORDER BY seq LIMIT %s",
             (str(self._tenant), after_seq, limit),
@@ -307,7 +307,7 @@ class PgIdempotencyRepository:
 
     async def find(self, request_id: str) -> IdempotencyRecord | None:
         """Return the stored first result of *request_id*, or None."""
-        row = await _row(
+        row = await fetch_one(
             self._conn,
             "SELECT * FROM idempotency_records WHERE tenant_id = %s AND request_id = %s",
             (str(self._tenant), request_id),

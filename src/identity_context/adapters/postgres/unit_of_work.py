@@ -14,6 +14,15 @@ from typing import Any, Self, TypeVar
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from identity_context.adapters.postgres.directory import (
+    PgAccessProfileRepository,
+    PgApplicationRepository,
+    PgGroupRepository,
+    PgMembershipRepository,
+    PgPlatformTenants,
+    PgProfileRepository,
+    PgScopeRepository,
+)
 from identity_context.adapters.postgres.errors import RETRYABLE, to_domain_error
 from identity_context.adapters.postgres.repositories import (
     PgAccountRepository,
@@ -97,6 +106,13 @@ class PostgresUnitOfWork:
         self.audit = PgAuditRepository(conn, tenant)
         self.outbox = PgOutboxRepository(conn, tenant)
         self.idempotency = PgIdempotencyRepository(conn, tenant)
+        self.platform_tenants = PgPlatformTenants(conn, tenant)
+        self.applications = PgApplicationRepository(conn, tenant)
+        self.profiles = PgProfileRepository(conn, tenant)
+        self.scopes = PgScopeRepository(conn, tenant)
+        self.groups = PgGroupRepository(conn, tenant)
+        self.memberships = PgMembershipRepository(conn, tenant)
+        self.access_profiles = PgAccessProfileRepository(conn, tenant)
         return self
 
     async def __aexit__(

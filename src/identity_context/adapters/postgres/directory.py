@@ -1,0 +1,488 @@
+"""Repositories of the tenant directory: applications, profiles, scopes, groups, memberships."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from identity_context.adapters.postgres.repositories import (
+    Connection,
+    Row,
+    fetch_all,
+    fetch_one,
+    tenant_from_row,
+)
+from identity_context.domain.directory import (
+    AccessProfile,
+    ApplicationBinding,
+    Group,
+    GroupMember,
+    Membership,
+    MembershipState,
+    ProfileLayer,
+    ProfileValue,
+    Scope,
+)
+from identity_context.domain.errors import NotFound
+from identity_context.domain.identifiers import ScopeKind, TenantId
+from identity_context.domain.tenancy import Tenant, TenantState
+
+__all__ = [
+    "PgAccessProfileRepository",
+    "PgApplicationRepository",
+    "PgGroupRepository",
+    "PgMembershipRepository",
+    "PgPlatformTenants",
+    "PgProfileRepository",
+    "PgScopeRepository",
+]
+
+
+class _Repository:
+    def __init__(self, conn: Connection, tenant: TenantId) -> None:
+        self._conn = conn
+        self._tenant = tenant
+        self._tid = str(tenant)
+
+
+class PgPlatformTenants(_Repository):
+    """Other tenants' rows through the platform_* definer functions (platform context)."""
+
+    async def get(self, tenant_id: TenantId) -> Tenant | None:
+        """Return any tenant, or None."""
+        row = await fetch_one(
+            self._conn, "SELECT * FROM platform_get_tenant(%s)", (str(tenant_id),)
+        )
+        return tenant_from_row(row) if row else None
+
+    async def set_state(
+        self, tenant_id: TenantId, state: TenantState, expected_version: int | None
+    ) -> Tenant | None:
+        """Change a tenant's state; None when absent or the version differs."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT * FROM platform_set_tenant_state(%s, %s, %s)",
+            (str(tenant_id), state.value, expected_version),
+        )
+        return tenant_from_row(row) if row else None
+
+
+def _binding(row: Row, tenant: TenantId) -> ApplicationBinding:
+    return ApplicationBinding(
+        tenant, row["application_id"], row["display_name"], bool(row["required"]), row["created_at"]
+    )
+
+
+class PgApplicationRepository(_Repository):
+    """The catalog (platform-wide) and this tenant's bindings."""
+
+    async def catalog_entry(self, application_id: str) -> Row | None:
+        """Return the catalog row of *application_id*, or None."""
+        return await fetch_one(
+            self._conn, "SELECT * FROM applications WHERE application_id = %s", (application_id,)
+        )
+
+    async def bind(self, application_id: str) -> ApplicationBinding:
+        """Bind a catalog application to this tenant. Raise AlreadyExists / NotFound."""
+        await self._conn.execute(
+            "INSERT INTO tenant_applications (tenant_id, application_id) VALUES (%s, %s)",
+            (self._tid, application_id),
+        )
+        row = await self.catalog_entry(application_id)
+        assert row is not None
+        return ApplicationBinding(
+            self._tenant,
+            application_id,
+            row["display_name"],
+            bool(row["required"]),
+            dt.datetime.now(dt.UTC),
+        )
+
+    async def list(self, *, after: str, limit: int, catalog: bool) -> list[ApplicationBinding]:
+        """List this tenant's bindings, or the whole catalog when *catalog*."""
+        if catalog:
+            rows = await fetch_all(
+                self._conn,
+                "SELECT * FROM applications WHERE application_id > %s"
+                " ORDER BY application_id LIMIT %s",
+                (after, limit),
+            )
+        else:
+            rows = await fetch_all(
+                self._conn,
+                "SELECT b.application_id, a.display_name, a.required, b.created_at"
+                " FROM tenant_applications b JOIN applications a USING (application_id)"
+                " WHERE b.tenant_id = %s AND b.application_id > %s"
+                " ORDER BY b.application_id LIMIT %s",
+                (self._tid, after, limit),
+            )
+        return [_binding(row, self._tenant) for row in rows]
+
+
+def _profile_value(row: Row, layer: ProfileLayer) -> ProfileValue:
+    return ProfileValue(
+        row["user_id"], row["key"], row["value"], layer, bool(row["sensitive"]), row["updated_at"]
+    )
+
+
+class PgProfileRepository(_Repository):
+    """Profile values of this tenant's layer (the GLOBAL layer is tenant:platform's)."""
+
+    @property
+    def _layer(self) -> ProfileLayer:
+        return ProfileLayer.GLOBAL if self._tenant.is_platform else ProfileLayer.TENANT
+
+    async def values(self, user_id: str) -> list[ProfileValue]:
+        """Return the user's values in this layer, ordered by key."""
+        rows = await fetch_all(
+            self._conn,
+            "SELECT * FROM profile_values WHERE tenant_id = %s AND user_id = %s ORDER BY key",
+            (self._tid, user_id),
+        )
+        return [_profile_value(row, self._layer) for row in rows]
+
+    async def version(self, user_id: str) -> str:
+        """Return an etag over the user's values in this layer."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT count(*) AS n, coalesce(max(updated_at), 'epoch'::timestamptz) AS latest"
+            " FROM profile_values WHERE tenant_id = %s AND user_id = %s",
+            (self._tid, user_id),
+        )
+        assert row is not None
+        return f"{row['n']}-{int(row['latest'].timestamp() * 1_000_000)}"
+
+    async def upsert(self, user_id: str, values: Mapping[str, tuple[str, bool]]) -> None:
+        """Create or replace values: key -> (value, sensitive)."""
+        await self._conn.execute(
+            "INSERT INTO users (user_id) VALUES (%s) ON CONFLICT (user_id) DO NOTHING", (user_id,)
+        )
+        for key, (value, sensitive) in values.items():
+            await self._conn.execute(
+                "INSERT INTO profile_values (tenant_id, user_id, key, value, sensitive)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (tenant_id, user_id, key) DO UPDATE"
+                " SET value = excluded.value, sensitive = excluded.sensitive,"
+                " updated_at = clock_timestamp()",
+                (self._tid, user_id, key, value, sensitive),
+            )
+
+    async def remove(self, user_id: str, keys: Sequence[str]) -> int:
+        """Remove keys; return how many existed."""
+        result = await self._conn.execute(
+            "DELETE FROM profile_values WHERE tenant_id = %s AND user_id = %s AND key = ANY(%s)",
+            (self._tid, user_id, list(keys)),
+        )
+        return result.rowcount
+
+
+def _scope(row: Row, tenant: TenantId) -> Scope:
+    return Scope(
+        row["scope_id"],
+        ScopeKind(row["kind"]),
+        row["parent_scope_id"] or str(tenant),
+        row["display_name"],
+        row["created_at"],
+    )
+
+
+class PgScopeRepository(_Repository):
+    """Realms, service areas and assets of this tenant."""
+
+    async def get(self, scope_id: str) -> Scope | None:
+        """Return the scope, or None."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT * FROM scopes WHERE tenant_id = %s AND scope_id = %s",
+            (self._tid, scope_id),
+        )
+        return _scope(row, self._tenant) if row else None
+
+    async def insert(
+        self, scope_id: str, kind: ScopeKind, parent: str | None, display_name: str
+    ) -> Scope:
+        """Create the scope. Raise AlreadyExists / NotFound (parent)."""
+        row = await fetch_one(
+            self._conn,
+            "INSERT INTO scopes (tenant_id, scope_id, kind, parent_scope_id, display_name)"
+            " VALUES (%s, %s, %s, %s, %s) RETURNING *",
+            (self._tid, scope_id, kind.value, parent, display_name),
+        )
+        assert row is not None
+        return _scope(row, self._tenant)
+
+    async def list(
+        self, *, after: str, parent: str | None, kind: ScopeKind | None, limit: int
+    ) -> list[Scope]:
+        """List scopes ordered by id, optionally children of *parent* or of one kind."""
+        root = parent == self._tid
+        rows = await fetch_all(
+            self._conn,
+            "SELECT * FROM scopes WHERE tenant_id = %s AND scope_id > %s"
+            " AND (%s::text IS NULL OR (%s AND parent_scope_id IS NULL)"
+            "      OR parent_scope_id = %s)"
+            " AND (%s::text IS NULL OR kind = %s) ORDER BY scope_id LIMIT %s",
+            (
+                self._tid,
+                after,
+                parent,
+                root,
+                parent,
+                kind and kind.value,
+                kind and kind.value,
+                limit,
+            ),
+        )
+        return [_scope(row, self._tenant) for row in rows]
+
+
+class PgGroupRepository(_Repository):
+    """Groups and group members of this tenant."""
+
+    async def insert(self, group_id: str, display_name: str) -> Group:
+        """Create the group. Raise AlreadyExists."""
+        row = await fetch_one(
+            self._conn,
+            "INSERT INTO groups (tenant_id, group_id, display_name) VALUES (%s, %s, %s)"
+            " RETURNING *",
+            (self._tid, group_id, display_name),
+        )
+        assert row is not None
+        return Group(row["group_id"], row["display_name"], 0, row["created_at"])
+
+    async def exists(self, group_id: str) -> bool:
+        """True when the group exists in this tenant."""
+        return (
+            await fetch_one(
+                self._conn,
+                "SELECT 1 FROM groups WHERE tenant_id = %s AND group_id = %s",
+                (self._tid, group_id),
+            )
+            is not None
+        )
+
+    async def list(self, *, after: str, limit: int) -> list[Group]:
+        """List groups ordered by id, with member counts."""
+        rows = await fetch_all(
+            self._conn,
+            "SELECT g.*, (SELECT count(*) FROM group_members m WHERE m.tenant_id = g.tenant_id"
+            " AND m.group_id = g.group_id) AS member_count FROM groups g"
+            " WHERE g.tenant_id = %s AND g.group_id > %s ORDER BY g.group_id LIMIT %s",
+            (self._tid, after, limit),
+        )
+        return [
+            Group(r["group_id"], r["display_name"], int(r["member_count"]), r["created_at"])
+            for r in rows
+        ]
+
+    async def add_member(self, group_id: str, user_id: str) -> GroupMember:
+        """Add a user. Raise AlreadyExists / NotFound (group or account)."""
+        row = await fetch_one(
+            self._conn,
+            "INSERT INTO group_members (tenant_id, group_id, user_id) VALUES (%s, %s, %s)"
+            " RETURNING *",
+            (self._tid, group_id, user_id),
+        )
+        assert row is not None
+        return GroupMember(row["group_id"], row["user_id"], row["created_at"])
+
+    async def remove_member(self, group_id: str, user_id: str) -> bool:
+        """Remove a user; False when not a member."""
+        result = await self._conn.execute(
+            "DELETE FROM group_members WHERE tenant_id = %s AND group_id = %s AND user_id = %s",
+            (self._tid, group_id, user_id),
+        )
+        return result.rowcount > 0
+
+    async def members(self, group_id: str, *, after: str, limit: int) -> Sequence[GroupMember]:
+        """List members of a group ordered by user id."""
+        rows = await fetch_all(
+            self._conn,
+            "SELECT * FROM group_members WHERE tenant_id = %s AND group_id = %s AND user_id > %s"
+            " ORDER BY user_id LIMIT %s",
+            (self._tid, group_id, after, limit),
+        )
+        return [GroupMember(r["group_id"], r["user_id"], r["created_at"]) for r in rows]
+
+
+def _membership(row: Row, tenant: TenantId) -> Membership:
+    return Membership(
+        membership_id=row["membership_id"],
+        subject=row["subject_user_id"] or row["subject_group_id"],
+        relation=row["relation"],
+        object=row["object_scope_id"] or str(tenant),
+        state=MembershipState(row["state"]),
+        valid_from=row["valid_from"],
+        valid_until=row["valid_until"],
+        version=int(row["version"]),
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+class PgMembershipRepository(_Repository):
+    """Memberships of this tenant."""
+
+    async def insert(
+        self,
+        membership_id: str,
+        *,
+        subject: str,
+        relation: str,
+        object_: str,
+        valid_from: dt.datetime | None,
+        valid_until: dt.datetime | None,
+    ) -> Membership:
+        """Grant. Raise AlreadyExists (active duplicate) / NotFound (subject or object)."""
+        is_user = subject.startswith("user:")
+        row = await fetch_one(
+            self._conn,
+            "INSERT INTO memberships (tenant_id, membership_id, subject_user_id,"
+            " subject_group_id, relation, object_scope_id, valid_from, valid_until)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
+            (
+                self._tid,
+                membership_id,
+                subject if is_user else None,
+                None if is_user else subject,
+                relation,
+                None if object_ == self._tid else object_,
+                valid_from,
+                valid_until,
+            ),
+        )
+        assert row is not None
+        return _membership(row, self._tenant)
+
+    async def get(self, membership_id: str) -> Membership | None:
+        """Return the membership, or None."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT * FROM memberships WHERE tenant_id = %s AND membership_id = %s",
+            (self._tid, membership_id),
+        )
+        return _membership(row, self._tenant) if row else None
+
+    async def revoke(self, membership_id: str) -> Membership:
+        """Mark revoked and bump the version. Raise NotFound."""
+        row = await fetch_one(
+            self._conn,
+            "UPDATE memberships SET state = 'revoked', revoked_at = now(),"
+            " version = version + 1 WHERE tenant_id = %s AND membership_id = %s RETURNING *",
+            (self._tid, membership_id),
+        )
+        if row is None:
+            raise NotFound(f"membership {membership_id} not found")
+        return _membership(row, self._tenant)
+
+    async def list(
+        self,
+        *,
+        subject: str,
+        object_: str,
+        relation: str,
+        state: MembershipState,
+        after: str,
+        limit: int,
+    ) -> list[Membership]:
+        """List memberships ordered by id, filtered (empty filter = any)."""
+        object_scope = None if object_ in ("", self._tid) else object_
+        rows = await fetch_all(
+            self._conn,
+            "SELECT * FROM memberships WHERE tenant_id = %s AND membership_id > %s"
+            " AND state = %s"
+            " AND (%s = '' OR coalesce(subject_user_id, subject_group_id) = %s)"
+            " AND (%s = '' OR relation = %s)"
+            " AND (%s = '' OR object_scope_id IS NOT DISTINCT FROM %s)"
+            " ORDER BY membership_id LIMIT %s",
+            (
+                self._tid,
+                after,
+                state.value,
+                subject,
+                subject,
+                relation,
+                relation,
+                object_,
+                object_scope,
+                limit,
+            ),
+        )
+        return [_membership(row, self._tenant) for row in rows]
+
+    async def relations_of(
+        self, user_id: str, objects: Sequence[str], relations: Sequence[str]
+    ) -> set[str]:
+        """Return which of *relations* the user holds (directly or via a group) on *objects*."""
+        scope_ids = [None if o == self._tid else o for o in objects]
+        rows = await fetch_all(
+            self._conn,
+            "SELECT DISTINCT m.relation FROM memberships m WHERE m.tenant_id = %s"
+            " AND m.state = 'active' AND m.relation = ANY(%s)"
+            " AND (m.valid_from IS NULL OR m.valid_from <= now())"
+            " AND (m.valid_until IS NULL OR now() < m.valid_until)"
+            " AND (m.object_scope_id = ANY(%s) OR (%s AND m.object_scope_id IS NULL))"
+            " AND (m.subject_user_id = %s OR m.subject_group_id IN (SELECT g.group_id"
+            "      FROM group_members g WHERE g.tenant_id = m.tenant_id AND g.user_id = %s))",
+            (
+                self._tid,
+                list(relations),
+                [s for s in scope_ids if s],
+                None in scope_ids,
+                user_id,
+                user_id,
+            ),
+        )
+        return {str(row["relation"]) for row in rows}
+
+
+class PgAccessProfileRepository(_Repository):
+    """Access profiles of this tenant (platform templates live in tenant:platform)."""
+
+    async def insert(self, profile: AccessProfile) -> AccessProfile:
+        """Create a profile. Raise AlreadyExists."""
+        row = await fetch_one(
+            self._conn,
+            "INSERT INTO access_profiles (tenant_id, access_profile_id, display_name, definition)"
+            " VALUES (%s, %s, %s, %s) RETURNING *",
+            (
+                self._tid,
+                profile.access_profile_id,
+                profile.display_name,
+                Jsonb(dict(profile.definition)),
+            ),
+        )
+        assert row is not None
+        return _access_profile(row)
+
+    async def get(self, access_profile_id: str) -> AccessProfile | None:
+        """Return the profile, or None."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT * FROM access_profiles WHERE tenant_id = %s AND access_profile_id = %s",
+            (self._tid, access_profile_id),
+        )
+        return _access_profile(row) if row else None
+
+    async def list(self, *, after: str, limit: int) -> list[AccessProfile]:
+        """List profiles ordered by id."""
+        rows = await fetch_all(
+            self._conn,
+            "SELECT * FROM access_profiles WHERE tenant_id = %s AND access_profile_id > %s"
+            " ORDER BY access_profile_id LIMIT %s",
+            (self._tid, after, limit),
+        )
+        return [_access_profile(row) for row in rows]
+
+
+def _access_profile(row: Row) -> AccessProfile:
+    definition: dict[str, Any] = dict(row["definition"] or {})
+    return AccessProfile(
+        row["access_profile_id"],
+        row["display_name"],
+        definition,
+        int(row["version"]),
+        row["created_at"],
+    )

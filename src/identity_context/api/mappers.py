@@ -1,0 +1,325 @@
+"""Proto <-> domain mapping: enums, timestamps, resources, and the invocation of an RPC."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import timestamp_pb2
+from identitycontext.v1 import (
+    active_context_pb2,
+    common_pb2,
+    membership_pb2,
+    tenant_admin_pb2,
+)
+
+from identity_context.api import request_context
+from identity_context.application.invocation import Invocation
+from identity_context.domain.audit import AuditRecord, ChainVerification
+from identity_context.domain.directory import (
+    AccessProfile,
+    ApplicationBinding,
+    Group,
+    GroupMember,
+    Membership,
+    ProfileValue,
+    ResolvedValue,
+    Scope,
+)
+from identity_context.domain.errors import InvalidArgument
+from identity_context.domain.tenancy import Tenant, TenantAccount
+
+__all__ = [
+    "BREAK_GLASS_HEADER",
+    "from_enum",
+    "from_timestamp",
+    "invocation",
+    "to_enum",
+    "to_timestamp",
+]
+
+BREAK_GLASS_HEADER = "x-break-glass-reason"
+_MAX_REASON = 512
+E = TypeVar("E", bound=enum.Enum)
+
+
+def invocation(context: grpc.aio.ServicerContext[Any, Any], request_id: str = "") -> Invocation:
+    """Return the use-case invocation of the current RPC (interceptors ran before)."""
+    scope = request_context.current()
+    if len(request_id) > 128:
+        raise InvalidArgument.for_field("request_id", "at most 128 characters")
+    reason = ""
+    for key, value in context.invocation_metadata() or ():
+        if key == BREAK_GLASS_HEADER and isinstance(value, str):
+            reason = value.strip()
+    if len(reason) > _MAX_REASON or not reason.isprintable():
+        raise InvalidArgument.for_field(
+            BREAK_GLASS_HEADER, f"printable, at most {_MAX_REASON} characters"
+        )
+    remaining = context.time_remaining()
+    return Invocation(
+        tenant=scope.tenant,
+        actor=scope.actor,
+        correlation_id=scope.correlation_id,
+        request_id=request_id,
+        break_glass_reason=reason,
+        deadline_s=remaining if remaining is not None and remaining < 3600 else None,
+    )
+
+
+def from_enum(domain: type[E], wrapper: Any, prefix: str, value: int, field: str) -> E | None:
+    """Map proto enum number *value* (``<prefix><NAME>``) to the domain member; UNSPECIFIED is None.
+
+    Raise InvalidArgument for an undefined number or a member the domain lacks.
+    """
+    try:
+        name = str(wrapper.Name(value))
+    except ValueError:
+        raise InvalidArgument.for_field(field, f"unknown value {value}") from None
+    if name == f"{prefix}UNSPECIFIED":
+        return None
+    try:
+        return domain[name.removeprefix(prefix)]
+    except KeyError:
+        raise InvalidArgument.for_field(field, f"{name} is not allowed here") from None
+
+
+def to_enum(wrapper: Any, prefix: str, member: enum.Enum) -> Any:
+    """Map a domain enum member to the proto enum number ``<prefix><NAME>``."""
+    return wrapper.Value(prefix + member.name)
+
+
+def to_timestamp(moment: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
+    """Return a Timestamp, or None for no time."""
+    if moment is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def from_timestamp(message: Any, name: str) -> dt.datetime | None:
+    """Return the field *name* of *message* as an aware datetime, or None when unset."""
+    if not message.HasField(name):
+        return None
+    stamp: timestamp_pb2.Timestamp = getattr(message, name)
+    return stamp.ToDatetime(tzinfo=dt.UTC)
+
+
+def tenant_pb(tenant: Tenant) -> tenant_admin_pb2.Tenant:
+    """Map a tenant."""
+    return tenant_admin_pb2.Tenant(
+        tenant_id=str(tenant.tenant_id),
+        display_name=tenant.display_name,
+        plane=to_enum(tenant_admin_pb2.TenantPlane, "TENANT_PLANE_", tenant.plane),
+        state=to_enum(tenant_admin_pb2.TenantState, "TENANT_STATE_", tenant.state),
+        last_seq=tenant.last_seq,
+        create_time=to_timestamp(tenant.created_at),
+        update_time=to_timestamp(tenant.updated_at),
+        etag=tenant.etag,
+    )
+
+
+def binding_pb(binding: ApplicationBinding) -> tenant_admin_pb2.ApplicationBinding:
+    """Map an application binding."""
+    return tenant_admin_pb2.ApplicationBinding(
+        tenant_id=str(binding.tenant_id),
+        application=tenant_admin_pb2.Application(
+            application_id=binding.application_id,
+            display_name=binding.display_name,
+            required=binding.required,
+        ),
+        create_time=to_timestamp(binding.created_at),
+    )
+
+
+def account_pb(account: TenantAccount) -> tenant_admin_pb2.TenantUser:
+    """Map a tenant account."""
+    return tenant_admin_pb2.TenantUser(
+        tenant_id=str(account.tenant_id),
+        user_id=account.user_id,
+        display_name=account.display_name,
+        state=to_enum(common_pb2.AccountState, "ACCOUNT_STATE_", account.state),
+        create_time=to_timestamp(account.created_at),
+        update_time=to_timestamp(account.updated_at),
+        etag=account.etag,
+    )
+
+
+def profile_value_pb(value: ProfileValue, *, reveal: bool) -> tenant_admin_pb2.ProfileValue:
+    """Map a stored profile value; sensitive values only when *reveal*."""
+    return tenant_admin_pb2.ProfileValue(
+        key=value.key,
+        value=value.value if reveal or not value.sensitive else "[REDACTED]",
+        layer=to_enum(common_pb2.ProfileLayer, "PROFILE_LAYER_", value.layer),
+        sensitive=value.sensitive,
+        update_time=to_timestamp(value.updated_at),
+    )
+
+
+def resolved_pb(value: ResolvedValue) -> common_pb2.ResolvedProfileValue:
+    """Map a resolved profile value."""
+    return common_pb2.ResolvedProfileValue(
+        key=value.key,
+        value=value.value,
+        source_layer=to_enum(common_pb2.ProfileLayer, "PROFILE_LAYER_", value.source_layer),
+        sensitive=value.sensitive,
+    )
+
+
+def audit_pb(record: AuditRecord) -> tenant_admin_pb2.AuditRecord:
+    """Map an audit record."""
+    return tenant_admin_pb2.AuditRecord(
+        tenant_id=record.tenant_id,
+        seq=record.seq,
+        time=to_timestamp(record.recorded_at),
+        actor=record.actor,
+        actor_tenant_id=record.actor_tenant_id,
+        target_tenant_id=record.target_tenant_id,
+        action=record.action,
+        decision=(
+            tenant_admin_pb2.AUDIT_DECISION_ALLOW
+            if record.decision == "allow"
+            else tenant_admin_pb2.AUDIT_DECISION_DENY
+        ),
+        policy_ids=list(record.policy_ids),
+        correlation_id=record.correlation_id,
+        request_id=record.request_id,
+        change_summary=json.dumps(dict(record.change_summary), sort_keys=True),
+        break_glass=record.break_glass,
+        prev_hash=record.prev_hash,
+        hash=record.hash,
+    )
+
+
+def verification_pb(result: ChainVerification) -> tenant_admin_pb2.VerifyAuditChainResponse:
+    """Map a chain verification."""
+    return tenant_admin_pb2.VerifyAuditChainResponse(
+        valid=result.valid,
+        records_checked=result.records_checked,
+        first_invalid_seq=result.first_invalid_seq,
+        last_seq=result.last_seq,
+        head_hash=result.head_hash,
+    )
+
+
+def scope_pb(scope: Scope) -> membership_pb2.Scope:
+    """Map a scope."""
+    return membership_pb2.Scope(
+        scope_id=scope.scope_id,
+        kind=to_enum(membership_pb2.ScopeKind, "SCOPE_KIND_", scope.kind),
+        parent_scope_id=scope.parent_scope_id,
+        display_name=scope.display_name,
+        create_time=to_timestamp(scope.created_at),
+    )
+
+
+def group_pb(group: Group) -> membership_pb2.Group:
+    """Map a group."""
+    return membership_pb2.Group(
+        group_id=group.group_id,
+        display_name=group.display_name,
+        member_count=group.member_count,
+        create_time=to_timestamp(group.created_at),
+    )
+
+
+def group_member_pb(member: GroupMember) -> membership_pb2.GroupMember:
+    """Map a group member."""
+    return membership_pb2.GroupMember(
+        group_id=member.group_id,
+        user_id=member.user_id,
+        create_time=to_timestamp(member.created_at),
+    )
+
+
+def membership_pb(membership: Membership) -> membership_pb2.Membership:
+    """Map a membership."""
+    return membership_pb2.Membership(
+        membership_id=membership.membership_id,
+        subject=membership.subject,
+        relation=membership.relation,
+        object=membership.object,
+        state=to_enum(membership_pb2.MembershipState, "MEMBERSHIP_STATE_", membership.state),
+        valid_from=to_timestamp(membership.valid_from),
+        valid_until=to_timestamp(membership.valid_until),
+        create_time=to_timestamp(membership.created_at),
+        revoke_time=to_timestamp(membership.revoked_at),
+        etag=membership.etag,
+    )
+
+
+def access_profile_definition(profile: active_context_pb2.AccessProfile) -> dict[str, Any]:
+    """Return the stored definition document of an AccessProfile message."""
+    return {
+        "scope_kinds": [membership_pb2.ScopeKind.Name(k) for k in profile.scope_kinds],
+        "membership_requirements": [
+            {"relation": r.relation, "object": r.object} for r in profile.membership_requirements
+        ],
+        "min_assurance_level": common_pb2.AssuranceLevel.Name(profile.min_assurance_level),
+        "required_factor_types": list(profile.required_factor_types),
+        "max_evidence_age_s": (
+            profile.max_evidence_age.ToTimedelta().total_seconds()
+            if profile.HasField("max_evidence_age")
+            else None
+        ),
+        "requires_approval": profile.requires_approval,
+        "profile_defaults": dict(profile.profile_defaults),
+        "claims_rules": [
+            {
+                "audience": r.audience,
+                "claim": r.claim,
+                "source": active_context_pb2.ClaimSource.Name(r.source),
+                "source_key": r.source_key,
+            }
+            for r in profile.claims_rules
+        ],
+        "max_active_duration_s": (
+            profile.max_active_duration.ToTimedelta().total_seconds()
+            if profile.HasField("max_active_duration")
+            else None
+        ),
+    }
+
+
+def _value(wrapper: Any, name: str) -> Any:
+    return wrapper.Value(name)
+
+
+def access_profile_pb(profile: AccessProfile) -> active_context_pb2.AccessProfile:
+    """Map an access profile back from its definition document."""
+    d: dict[str, Any] = dict(profile.definition)
+    message = active_context_pb2.AccessProfile(
+        access_profile_id=profile.access_profile_id,
+        display_name=profile.display_name,
+        scope_kinds=[_value(membership_pb2.ScopeKind, k) for k in d.get("scope_kinds", [])],
+        membership_requirements=[
+            active_context_pb2.MembershipRequirement(**r)
+            for r in d.get("membership_requirements", [])
+        ],
+        min_assurance_level=_value(
+            common_pb2.AssuranceLevel, d.get("min_assurance_level", "ASSURANCE_LEVEL_UNSPECIFIED")
+        ),
+        required_factor_types=d.get("required_factor_types", []),
+        requires_approval=bool(d.get("requires_approval", False)),
+        profile_defaults=d.get("profile_defaults", {}),
+        claims_rules=[
+            active_context_pb2.ClaimsProjectionRule(
+                audience=r["audience"],
+                claim=r["claim"],
+                source=_value(active_context_pb2.ClaimSource, r["source"]),
+                source_key=r["source_key"],
+            )
+            for r in d.get("claims_rules", [])
+        ],
+        create_time=to_timestamp(profile.created_at),
+        etag=profile.etag,
+    )
+    if d.get("max_evidence_age_s") is not None:
+        message.max_evidence_age.FromTimedelta(dt.timedelta(seconds=d["max_evidence_age_s"]))
+    if d.get("max_active_duration_s") is not None:
+        message.max_active_duration.FromTimedelta(dt.timedelta(seconds=d["max_active_duration_s"]))
+    return message

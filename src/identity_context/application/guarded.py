@@ -1,0 +1,113 @@
+"""The one path of every privileged use case: authorize, then one unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from identity_context.application.authorization import Authorizer, AuthzEntity
+from identity_context.application.idempotency import run_idempotent
+from identity_context.application.invocation import Invocation
+from identity_context.application.ports import Store, UnitOfWork
+from identity_context.domain.changes import Change, Decision
+from identity_context.domain.identifiers import TenantId
+
+__all__ = ["Guarded", "Target"]
+
+R = TypeVar("R")
+BREAK_GLASS_POLICY = "break-glass"
+
+
+class Target:
+    """What an operation acts on: the AuthZEN resource and the tenant it lives in."""
+
+    __slots__ = ("properties", "resource_id", "resource_type", "tenant")
+
+    def __init__(
+        self, resource_type: str, resource_id: str, tenant: TenantId, **properties: Any
+    ) -> None:
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+        self.tenant = tenant
+        self.properties: Mapping[str, Any] = properties
+
+    @property
+    def entity(self) -> AuthzEntity:
+        """The AuthZEN resource."""
+        return AuthzEntity(self.resource_type, self.resource_id, dict(self.properties))
+
+
+class Guarded:
+    """Runs reads and mutations behind the authorization port, failing closed."""
+
+    def __init__(self, store: Store, authorizer: Authorizer) -> None:
+        self.store = store
+        self.authorizer = authorizer
+
+    async def authorize(self, invocation: Invocation, action: str, target: Target) -> Decision:
+        """Ask the port; raise PermissionDenied / Unavailable unless allowed."""
+        return await self.authorizer.require(
+            invocation, action=action, resource=target.entity, resource_tenant=target.tenant
+        )
+
+    async def read(
+        self,
+        invocation: Invocation,
+        action: str,
+        target: Target,
+        fn: Callable[[UnitOfWork], Awaitable[R]],
+        *,
+        tenant: TenantId | None = None,
+        platform: bool = False,
+        decision: Decision | None = None,
+    ) -> R:
+        """Authorize (unless *decision* is given), then run *fn* read-only in *tenant*."""
+        if decision is None:
+            await self.authorize(invocation, action, target)
+        context = invocation.change_context(tenant=tenant, platform=platform)
+        return await self.store.run(context, fn, read_only=True)
+
+    async def mutate(
+        self,
+        invocation: Invocation,
+        action: str,
+        target: Target,
+        *,
+        command: Any,
+        result_type: type[R],
+        execute: Callable[[UnitOfWork, Decision], Awaitable[R]],
+        tenant: TenantId | None = None,
+        platform: bool = False,
+        decision: Decision | None = None,
+    ) -> R:
+        """Authorize, then run *execute* once per request id in one unit of work.
+
+        When the break-glass policy allowed it, a ``break_glass.used`` change is
+        recorded first and every audit record of the command is flagged.
+        """
+        if decision is None:
+            decision = await self.authorize(invocation, action, target)
+        allowed = decision
+        break_glass = BREAK_GLASS_POLICY in allowed.policy_ids
+        context = invocation.change_context(
+            tenant=tenant, platform=platform, break_glass=break_glass
+        )
+
+        async def work(uow: UnitOfWork) -> R:
+            async def run() -> R:
+                if break_glass:
+                    await uow.record(
+                        Change(
+                            "break_glass.use",
+                            "break_glass.used",
+                            {"action": action, "break_glass_reason": invocation.break_glass_reason},
+                            allowed,
+                        )
+                    )
+                return await execute(uow, allowed)
+
+            return await run_idempotent(
+                uow, operation=action, command=command, result_type=result_type, execute=run
+            )
+
+        return await self.store.run(context, work)
