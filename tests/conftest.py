@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from psycopg_pool import AsyncConnectionPool  # noqa: E402
 from support import RsaTestIssuer  # noqa: E402
+from world import World, build_world  # noqa: E402
 
 from identity_context.adapters.postgres.embedded import EmbeddedPostgres  # noqa: E402
 from identity_context.adapters.postgres.migrations import apply_migrations  # noqa: E402
@@ -227,3 +228,13 @@ async def add_account(
         )
 
     await store.run(context(tenant), work)
+
+
+@pytest.fixture(scope="session")
+async def world(running: RunningService) -> AsyncIterator[World]:
+    """Operator, two onboarded tenants with admins, on the session's server."""
+    built = await build_world(running.settings, running.address)
+    try:
+        yield built
+    finally:
+        await built.channel.close()

@@ -61,8 +61,11 @@ async def test_rpcs_of_later_issues_answer_unimplemented(
     async with grpc.aio.insecure_channel(running.address) as channel:
         stub = fact_export_pb2_grpc.FactExportServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await stub.GetFactsToken(fact_export_pb2.GetFactsTokenRequest(),
-                                     metadata=[bearer(test_issuer.token()), TENANT], timeout=10)
+            await stub.GetFactsToken(
+                fact_export_pb2.GetFactsTokenRequest(),
+                metadata=[bearer(test_issuer.token()), TENANT],
+                timeout=10,
+            )
     assert raised.value.code() is grpc.StatusCode.UNIMPLEMENTED
     info, _ = rich_status(raised.value)
     assert info is not None and info.reason == "NOT_IMPLEMENTED"
