@@ -15,7 +15,7 @@ from identitycontext.v1 import (
     membership_pb2,
     tenant_admin_pb2,
 )
-from world import Caller, World
+from world import Caller, World, onboard
 
 TA, MS, AC = "TenantAdminService", "MembershipService", "ActiveContextService"
 ta, mb = tenant_admin_pb2, membership_pb2
@@ -774,3 +774,45 @@ async def test_pagination_tokens_are_bound_to_tenant_and_filter(world: World) ->
     assert await world.other_admin.fails(
         TA, "ListTenantUsers", ta.ListTenantUsersRequest(page_token=first.next_page_token)
     ) == (grpc.StatusCode.INVALID_ARGUMENT, "PAGE_TOKEN_INVALID")
+
+
+async def test_suspended_tenant_is_read_only_for_its_admin(world: World) -> None:
+    tenant = f"tenant:susp-{secrets.token_hex(3)}"
+    admin = new_user("user:adm")
+    await onboard(world.operator, tenant, admin)
+    caller = world.caller(admin, tenant)
+    await add_user(caller, new_user())
+    current = await world.operator.call(
+        TA, "GetTenant", ta.GetTenantRequest(tenant_id=tenant), tenant=PLATFORM
+    )
+    await world.operator.call(
+        TA,
+        "SetTenantState",
+        ta.SetTenantStateRequest(
+            tenant_id=tenant, state=ta.TENANT_STATE_SUSPENDED, etag=current.tenant.etag
+        ),
+        tenant=PLATFORM,
+    )
+    assert await caller.fails(
+        TA, "UpsertTenantUser", ta.UpsertTenantUserRequest(user_id=new_user())
+    ) == (grpc.StatusCode.FAILED_PRECONDITION, "TENANT_NOT_ACTIVE")
+    listed = await caller.call(TA, "ListTenantUsers", ta.ListTenantUsersRequest())
+    assert len(listed.tenant_users) == 2  # reads still work
+    # The platform operator still onboards in a suspended tenant.
+    await add_user(world.operator, new_user(), tenant=tenant)
+    stale = await world.operator.fails(
+        TA,
+        "SetTenantState",
+        ta.SetTenantStateRequest(
+            tenant_id=tenant, state=ta.TENANT_STATE_ACTIVE, etag=current.tenant.etag
+        ),
+        tenant=PLATFORM,
+    )
+    assert stale == (grpc.StatusCode.ABORTED, "ETAG_MISMATCH")
+    await world.operator.call(
+        TA,
+        "SetTenantState",
+        ta.SetTenantStateRequest(tenant_id=tenant, state=ta.TENANT_STATE_ACTIVE),
+        tenant=PLATFORM,
+    )
+    await add_user(caller, new_user())

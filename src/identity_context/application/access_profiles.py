@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from identity_context.application.actions import Action
 from identity_context.application.guarded import Guarded, Target
 from identity_context.application.invocation import Invocation
 from identity_context.application.pagination import Page, PageRequest
@@ -37,7 +38,7 @@ class AccessProfiles:
         target = Target("access_profile", ref, home)
         # The boundary is decided on where the profile lives, before the header
         # is compared, so a platform template is refused as platform-root.
-        decision = await self._g.authorize(inv, "tenant.access_profile.create", target)
+        decision = await self._g.authorize(inv, Action.TENANT_ACCESS_PROFILE_CREATE, target)
         if home != inv.tenant:
             raise InvalidArgument.for_field(
                 "access_profile.access_profile_id",
@@ -50,7 +51,7 @@ class AccessProfiles:
             created = await uow.access_profiles.insert(profile)
             await uow.record(
                 Change(
-                    "tenant.access_profile.create",
+                    Action.TENANT_ACCESS_PROFILE_CREATE,
                     "access_profile.created",
                     {"access_profile_id": ref, "display_name": display_name},
                     allowed,
@@ -60,7 +61,7 @@ class AccessProfiles:
 
         return await self._g.mutate(
             inv,
-            "tenant.access_profile.create",
+            Action.TENANT_ACCESS_PROFILE_CREATE,
             target,
             command=(ref, display_name, dict(definition)),
             result_type=AccessProfile,
@@ -76,6 +77,6 @@ class AccessProfiles:
             return await uow.access_profiles.list(after=page.after, limit=page.size + 1)
 
         rows = await self._g.read(
-            inv, "tenant.access_profile.list", Target("access_profile", "*", inv.tenant), read
+            inv, Action.TENANT_ACCESS_PROFILE_LIST, Target("access_profile", "*", inv.tenant), read
         )
         return page.page(rows, "access_profile_id")

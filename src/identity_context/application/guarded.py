@@ -10,12 +10,16 @@ from identity_context.application.idempotency import run_idempotent
 from identity_context.application.invocation import Invocation
 from identity_context.application.ports import Store, UnitOfWork
 from identity_context.domain.changes import Change, Decision
+from identity_context.domain.errors import ErrorReason, FailedPrecondition
 from identity_context.domain.identifiers import TenantId
+from identity_context.domain.tenancy import TenantState
 
 __all__ = ["Guarded", "Target"]
 
 R = TypeVar("R")
 BREAK_GLASS_POLICY = "break-glass"
+# Policies that may still change a suspended or archived tenant.
+_OVERSIGHT_POLICIES = ("platform-operator", BREAK_GLASS_POLICY)
 
 
 class Target:
@@ -83,7 +87,9 @@ class Guarded:
         """Authorize, then run *execute* once per request id in one unit of work.
 
         When the break-glass policy allowed it, a ``break_glass.used`` change is
-        recorded first and every audit record of the command is flagged.
+        recorded first and every audit record of the command is flagged. A tenant
+        that is not active is read-only except for platform operators and
+        break-glass (FAILED_PRECONDITION / TENANT_NOT_ACTIVE).
         """
         if decision is None:
             decision = await self.authorize(invocation, action, target)
@@ -93,7 +99,16 @@ class Guarded:
             tenant=tenant, platform=platform, break_glass=break_glass
         )
 
+        oversight = any(p.startswith(_OVERSIGHT_POLICIES) for p in allowed.policy_ids)
+
         async def work(uow: UnitOfWork) -> R:
+            state = uow.tenant_state
+            if state is not None and state is not TenantState.ACTIVE and not oversight:
+                raise FailedPrecondition(
+                    f"{context.tenant} is {state.value}; it is read-only",
+                    reason=ErrorReason.TENANT_NOT_ACTIVE,
+                )
+
             async def run() -> R:
                 if break_glass:
                     await uow.record(

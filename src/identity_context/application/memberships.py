@@ -8,6 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from identity_context.application.actions import Action
 from identity_context.application.guarded import Guarded, Target
 from identity_context.application.invocation import Invocation
 from identity_context.application.pagination import Page, PageRequest
@@ -86,7 +87,7 @@ class MembershipAdministration:
             created = await uow.scopes.insert(str(scope), scope.kind, parent_key, display_name)
             await uow.record(
                 Change(
-                    "tenant.scope.create",
+                    Action.TENANT_SCOPE_CREATE,
                     "scope.created",
                     {
                         "scope_id": str(scope),
@@ -101,7 +102,7 @@ class MembershipAdministration:
 
         return await self._g.mutate(
             inv,
-            "tenant.scope.create",
+            Action.TENANT_SCOPE_CREATE,
             target,
             command=(str(scope), str(parent), display_name),
             result_type=Scope,
@@ -129,7 +130,9 @@ class MembershipAdministration:
                 after=page.after, parent=parent, kind=kind, limit=page.size + 1
             )
 
-        rows = await self._g.read(inv, "tenant.scope.list", Target("scope", "*", inv.tenant), read)
+        rows = await self._g.read(
+            inv, Action.TENANT_SCOPE_LIST, Target("scope", "*", inv.tenant), read
+        )
         return page.page(rows, "scope_id")
 
     # ---- groups -----------------------------------------------------------
@@ -142,7 +145,7 @@ class MembershipAdministration:
             created = await uow.groups.insert(group, display_name)
             await uow.record(
                 Change(
-                    "tenant.group.create",
+                    Action.TENANT_GROUP_CREATE,
                     "group.created",
                     {"group_id": group, "display_name": display_name},
                     allowed,
@@ -152,7 +155,7 @@ class MembershipAdministration:
 
         return await self._g.mutate(
             inv,
-            "tenant.group.create",
+            Action.TENANT_GROUP_CREATE,
             Target("group", group, inv.tenant),
             command=(group, display_name),
             result_type=Group,
@@ -166,7 +169,9 @@ class MembershipAdministration:
         async def read(uow: UnitOfWork) -> list[Group]:
             return await uow.groups.list(after=page.after, limit=page.size + 1)
 
-        rows = await self._g.read(inv, "tenant.group.list", Target("group", "*", inv.tenant), read)
+        rows = await self._g.read(
+            inv, Action.TENANT_GROUP_LIST, Target("group", "*", inv.tenant), read
+        )
         return page.page(rows, "group_id")
 
     async def add_group_member(self, inv: Invocation, group_id: str, user_id: str) -> GroupMember:
@@ -178,7 +183,7 @@ class MembershipAdministration:
             member = await uow.groups.add_member(group, user)
             await uow.record(
                 Change(
-                    "tenant.group_member.add",
+                    Action.TENANT_GROUP_MEMBER_ADD,
                     "group_member.added",
                     {"group_id": group, "user_id": user},
                     allowed,
@@ -188,7 +193,7 @@ class MembershipAdministration:
 
         return await self._g.mutate(
             inv,
-            "tenant.group_member.add",
+            Action.TENANT_GROUP_MEMBER_ADD,
             Target("group_member", f"{group}#{user}", inv.tenant, target_user=user),
             command=(group, user),
             result_type=GroupMember,
@@ -209,7 +214,7 @@ class MembershipAdministration:
             if removed:
                 await uow.record(
                     Change(
-                        "tenant.group_member.remove",
+                        Action.TENANT_GROUP_MEMBER_REMOVE,
                         "group_member.removed",
                         {"group_id": group, "user_id": user},
                         allowed,
@@ -219,7 +224,7 @@ class MembershipAdministration:
 
         return await self._g.mutate(
             inv,
-            "tenant.group_member.remove",
+            Action.TENANT_GROUP_MEMBER_REMOVE,
             Target("group_member", f"{group}#{user}", inv.tenant, target_user=user),
             command=(group, user),
             result_type=RemoveResult,
@@ -239,7 +244,10 @@ class MembershipAdministration:
             return list(await uow.groups.members(group, after=page.after, limit=page.size + 1))
 
         rows = await self._g.read(
-            inv, "tenant.group_member.list", Target("group_member", f"{group}#*", inv.tenant), read
+            inv,
+            Action.TENANT_GROUP_MEMBER_LIST,
+            Target("group_member", f"{group}#*", inv.tenant),
+            read,
         )
         if rows is None:
             raise NotFound(f"{group} not found")
@@ -284,7 +292,7 @@ class MembershipAdministration:
             )
             await uow.record(
                 Change(
-                    "tenant.membership.grant",
+                    Action.TENANT_MEMBERSHIP_GRANT,
                     "membership.granted",
                     {
                         "membership_id": granted.membership_id,
@@ -301,7 +309,7 @@ class MembershipAdministration:
 
         return await self._g.mutate(
             inv,
-            "tenant.membership.grant",
+            Action.TENANT_MEMBERSHIP_GRANT,
             target,
             command=(who, relation, what, valid_from, valid_until),
             result_type=Membership,
@@ -328,7 +336,7 @@ class MembershipAdministration:
             relation=current.relation if current else "",
             subject=current.subject if current else "",
         )
-        decision = await self._g.authorize(inv, "tenant.membership.revoke", target)
+        decision = await self._g.authorize(inv, Action.TENANT_MEMBERSHIP_REVOKE, target)
         if current is None:
             raise NotFound(f"membership {membership_id} not found")
 
@@ -345,7 +353,7 @@ class MembershipAdministration:
             revoked = await uow.memberships.revoke(membership_id)
             await uow.record(
                 Change(
-                    "tenant.membership.revoke",
+                    Action.TENANT_MEMBERSHIP_REVOKE,
                     "membership.revoked",
                     {
                         "membership_id": membership_id,
@@ -361,7 +369,7 @@ class MembershipAdministration:
 
         return await self._g.mutate(
             inv,
-            "tenant.membership.revoke",
+            Action.TENANT_MEMBERSHIP_REVOKE,
             target,
             command=(membership_id, etag, reason),
             result_type=Membership,
@@ -401,6 +409,6 @@ class MembershipAdministration:
             )
 
         rows = await self._g.read(
-            inv, "tenant.membership.list", Target("membership", "*", inv.tenant), read
+            inv, Action.TENANT_MEMBERSHIP_LIST, Target("membership", "*", inv.tenant), read
         )
         return page.page(rows, "membership_id")

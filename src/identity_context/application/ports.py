@@ -336,6 +336,11 @@ class UnitOfWork(Protocol):
         ...
 
     @property
+    def tenant_state(self) -> TenantState | None:
+        """The tenant's state, read under the lock of a writing unit of work (else None)."""
+        ...
+
+    @property
     def tenants(self) -> TenantRepository:
         """Tenants."""
         ...

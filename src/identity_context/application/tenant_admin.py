@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from identity_context.application.actions import Action
 from identity_context.application.guarded import Guarded, Target
 from identity_context.application.invocation import Invocation
 from identity_context.application.pagination import Page, PageRequest
@@ -116,14 +117,14 @@ class TenantAdministration:
         """Create a tenant plane (platform operators)."""
         tenant = parse_tenant_id(tenant_id)
         target = Target("tenant", str(tenant), PLATFORM_TENANT)
-        decision = await self._g.authorize(inv, "platform.tenant.create", target)
+        decision = await self._g.authorize(inv, Action.PLATFORM_TENANT_CREATE, target)
         require_platform_header(inv)
 
         async def execute(uow: UnitOfWork, allowed: Decision) -> Tenant:
             created = await uow.tenants.platform_create(tenant, display_name)
             await uow.record(
                 Change(
-                    "platform.tenant.create",
+                    Action.PLATFORM_TENANT_CREATE,
                     "tenant.created",
                     {"tenant_id": str(tenant), "display_name": display_name},
                     allowed,
@@ -134,7 +135,7 @@ class TenantAdministration:
 
         return await self._g.mutate(
             inv,
-            "platform.tenant.create",
+            Action.PLATFORM_TENANT_CREATE,
             target,
             command=(str(tenant), display_name),
             result_type=Tenant,
@@ -152,11 +153,11 @@ class TenantAdministration:
                 return await uow.tenants.get()
 
             found = await self._g.read(
-                inv, "tenant.read", Target("tenant", str(tenant), tenant), own
+                inv, Action.TENANT_READ, Target("tenant", str(tenant), tenant), own
             )
         else:
             decision = await self._g.authorize(
-                inv, "platform.tenant.read", Target("tenant", str(tenant), PLATFORM_TENANT)
+                inv, Action.PLATFORM_TENANT_READ, Target("tenant", str(tenant), PLATFORM_TENANT)
             )
             require_platform_header(inv)
 
@@ -165,7 +166,7 @@ class TenantAdministration:
 
             found = await self._g.read(
                 inv,
-                "platform.tenant.read",
+                Action.PLATFORM_TENANT_READ,
                 Target("tenant", str(tenant), PLATFORM_TENANT),
                 other,
                 platform=True,
@@ -180,7 +181,7 @@ class TenantAdministration:
     ) -> Page[Tenant]:
         """List every tenant (platform operators)."""
         target = Target("tenant", "*", PLATFORM_TENANT)
-        decision = await self._g.authorize(inv, "platform.tenant.list", target)
+        decision = await self._g.authorize(inv, Action.PLATFORM_TENANT_LIST, target)
         require_platform_header(inv)
         page = PageRequest.parse(inv.tenant, page_size, page_token, "tenants", state)
 
@@ -190,7 +191,7 @@ class TenantAdministration:
             )
 
         rows = await self._g.read(
-            inv, "platform.tenant.list", target, read, platform=True, decision=decision
+            inv, Action.PLATFORM_TENANT_LIST, target, read, platform=True, decision=decision
         )
         return page.page(rows, "tenant_id")
 
@@ -200,7 +201,7 @@ class TenantAdministration:
         """Activate, suspend or archive a tenant (platform operators)."""
         tenant = parse_tenant_id(tenant_id)
         target = Target("tenant", str(tenant), PLATFORM_TENANT)
-        decision = await self._g.authorize(inv, "platform.tenant.set_state", target)
+        decision = await self._g.authorize(inv, Action.PLATFORM_TENANT_SET_STATE, target)
         require_platform_header(inv)
         if tenant.is_platform:
             raise FailedPrecondition("the platform plane cannot change state")
@@ -217,7 +218,7 @@ class TenantAdministration:
                 raise Aborted("the tenant changed concurrently", reason=ErrorReason.ETAG_MISMATCH)
             await uow.record(
                 Change(
-                    "platform.tenant.set_state",
+                    Action.PLATFORM_TENANT_SET_STATE,
                     "tenant.state_changed",
                     {
                         "tenant_id": str(tenant),
@@ -233,7 +234,7 @@ class TenantAdministration:
 
         return await self._g.mutate(
             inv,
-            "platform.tenant.set_state",
+            Action.PLATFORM_TENANT_SET_STATE,
             target,
             command=(str(tenant), state.value, reason, etag),
             result_type=Tenant,
@@ -255,7 +256,7 @@ class TenantAdministration:
             binding = await uow.applications.bind(app)
             await uow.record(
                 Change(
-                    "platform.application.bind",
+                    Action.PLATFORM_APPLICATION_BIND,
                     "application.bound",
                     {"application_id": app, "tenant_id": str(inv.tenant)},
                     allowed,
@@ -265,7 +266,7 @@ class TenantAdministration:
 
         return await self._g.mutate(
             inv,
-            "platform.application.bind",
+            Action.PLATFORM_APPLICATION_BIND,
             target,
             command=app,
             result_type=ApplicationBinding,
@@ -277,7 +278,7 @@ class TenantAdministration:
     ) -> Page[ApplicationBinding]:
         """List the tenant's bindings, or the catalog for tenant:platform."""
         catalog = inv.tenant.is_platform
-        action = "platform.application.catalog" if catalog else "tenant.application.list"
+        action = Action.PLATFORM_APPLICATION_CATALOG if catalog else Action.TENANT_APPLICATION_LIST
         resource_type = "application" if catalog else "application_binding"
         page = PageRequest.parse(inv.tenant, page_size, page_token, "applications")
 
@@ -310,7 +311,7 @@ class TenantAdministration:
                 account = await uow.accounts.insert(user, display_name, state)
                 await uow.record(
                     Change(
-                        "tenant.user.upsert",
+                        Action.TENANT_USER_UPSERT,
                         "tenant_user.created",
                         {
                             "user_id": user,
@@ -326,7 +327,7 @@ class TenantAdministration:
             account = await uow.accounts.update(user, display_name=display_name)
             await uow.record(
                 Change(
-                    "tenant.user.upsert",
+                    Action.TENANT_USER_UPSERT,
                     "tenant_user.updated",
                     {
                         "user_id": user,
@@ -341,7 +342,7 @@ class TenantAdministration:
 
         return await self._g.mutate(
             inv,
-            "tenant.user.upsert",
+            Action.TENANT_USER_UPSERT,
             target,
             command=(user, display_name, initial_state and initial_state.value, etag),
             result_type=UpsertResult,
@@ -356,7 +357,10 @@ class TenantAdministration:
             return await uow.accounts.get(user)
 
         found = await self._g.read(
-            inv, "tenant.user.read", Target("tenant_user", user, inv.tenant, target_user=user), read
+            inv,
+            Action.TENANT_USER_READ,
+            Target("tenant_user", user, inv.tenant, target_user=user),
+            read,
         )
         if found is None:
             raise NotFound(f"{user} has no account in {inv.tenant}")
@@ -372,7 +376,10 @@ class TenantAdministration:
             return await uow.accounts.list(after=page.after, state=state, limit=page.size + 1)
 
         rows = await self._g.read(
-            inv, "tenant.user.list", Target("tenant_user", "*", inv.tenant, target_user=""), read
+            inv,
+            Action.TENANT_USER_LIST,
+            Target("tenant_user", "*", inv.tenant, target_user=""),
+            read,
         )
         return page.page(rows, "user_id")
 
@@ -395,7 +402,7 @@ class TenantAdministration:
             changed = await uow.accounts.update(user, state=state)
             await uow.record(
                 Change(
-                    "tenant.account.set_state",
+                    Action.TENANT_ACCOUNT_SET_STATE,
                     "tenant_user.state_changed",
                     {
                         "user_id": user,
@@ -410,7 +417,7 @@ class TenantAdministration:
 
         return await self._g.mutate(
             inv,
-            "tenant.account.set_state",
+            Action.TENANT_ACCOUNT_SET_STATE,
             target,
             command=(user, state.value, reason, etag),
             result_type=TenantAccount,
@@ -454,7 +461,7 @@ class TenantAdministration:
             raise InvalidArgument("invalid profile values", violations=violations)
         is_global = layer is ProfileLayer.GLOBAL
         home = PLATFORM_TENANT if is_global else inv.tenant
-        action = "platform.profile.set_global" if is_global else "tenant.profile.set"
+        action = Action.PLATFORM_PROFILE_SET_GLOBAL if is_global else Action.TENANT_PROFILE_SET
         target = Target("profile_values", user, home, target_user=user, layer=layer.value)
         command = _SetProfile(user, layer.value, tuple(values), tuple(remove_keys), etag)
 
@@ -506,13 +513,13 @@ class TenantAdministration:
             else ""
         )
         target = Target("profile_values", user, inv.tenant, target_user=user, layer="resolved")
-        decision = await self._g.authorize(inv, "tenant.profile.read", target)
+        decision = await self._g.authorize(inv, Action.TENANT_PROFILE_READ, target)
 
         async def tenant_layer(uow: UnitOfWork) -> tuple[bool, list[ProfileValue]]:
             return (await uow.accounts.get(user) is not None, await uow.profiles.values(user))
 
         has_account, tenant_values = await self._g.read(
-            inv, "tenant.profile.read", target, tenant_layer, decision=decision
+            inv, Action.TENANT_PROFILE_READ, target, tenant_layer, decision=decision
         )
         if not has_account:
             raise NotFound(f"{user} has no account in {inv.tenant}")
@@ -525,7 +532,7 @@ class TenantAdministration:
             if inv.tenant.is_platform
             else await self._g.read(
                 inv,
-                "tenant.profile.read",
+                Action.TENANT_PROFILE_READ,
                 target,
                 global_layer,
                 tenant=PLATFORM_TENANT,
@@ -549,7 +556,7 @@ class TenantAdministration:
                 return found.profile_defaults if found else None
 
             loaded = await self._g.read(
-                inv, "tenant.profile.read", target, load, tenant=home, decision=decision
+                inv, Action.TENANT_PROFILE_READ, target, load, tenant=home, decision=decision
             )
             if loaded is None:
                 raise NotFound(f"{profile_ref} not found")
@@ -577,7 +584,7 @@ class TenantAdministration:
             return await uow.audit.list(after_seq=start, action=action, limit=page.size + 1)
 
         rows = await self._g.read(
-            inv, "tenant.audit.list", Target("audit_trail", str(inv.tenant), inv.tenant), read
+            inv, Action.TENANT_AUDIT_LIST, Target("audit_trail", str(inv.tenant), inv.tenant), read
         )
         return page.page(rows, "seq")
 
@@ -591,5 +598,8 @@ class TenantAdministration:
             return verify_chain(await uow.audit.all(), expected_last_seq=tenant.last_seq)
 
         return await self._g.read(
-            inv, "tenant.audit.verify", Target("audit_trail", str(inv.tenant), inv.tenant), read
+            inv,
+            Action.TENANT_AUDIT_VERIFY,
+            Target("audit_trail", str(inv.tenant), inv.tenant),
+            read,
         )

@@ -35,6 +35,7 @@ from identity_context.application.ports import Clock, OutboxEvent, UnitOfWork
 from identity_context.domain.audit import GENESIS_HASH, AuditRecord, record_hash
 from identity_context.domain.changes import Change, ChangeContext, RecordedChange, redact
 from identity_context.domain.errors import Aborted, IdentityContextError, NotFound
+from identity_context.domain.tenancy import TenantState
 
 __all__ = ["PostgresStore", "PostgresUnitOfWork", "SystemClock"]
 
@@ -75,6 +76,7 @@ class PostgresUnitOfWork:
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._committed = False
         self._last_seq = 0
+        self.tenant_state: TenantState | None = None
 
     async def __aenter__(self) -> Self:
         conn = await self._pool.getconn()
@@ -90,13 +92,14 @@ class PostgresUnitOfWork:
             if not self._read_only:
                 row = await (
                     await conn.execute(
-                        "SELECT last_seq FROM tenants WHERE tenant_id = %s FOR UPDATE",
+                        "SELECT last_seq, state FROM tenants WHERE tenant_id = %s FOR UPDATE",
                         (str(self.context.tenant),),
                     )
                 ).fetchone()
                 if row is None:
                     raise NotFound(f"{self.context.tenant} does not exist")
                 self._last_seq = int(row[0])
+                self.tenant_state = TenantState(row[1])
         except BaseException:
             await self._release(rollback=True)
             raise

@@ -1,0 +1,100 @@
+"""The shipped Cedar policies and their schema (the resource/action manifest)."""
+
+from __future__ import annotations
+
+import re
+
+import cedarpy
+import pytest
+from support import REPO
+
+from identity_context.adapters.authz.cedar import CedarAuthorizationClient, load_policy_texts
+from identity_context.application.actions import Action
+from identity_context.application.authorization import AuthzEntity, AuthzRequest
+
+APPLICATION = REPO / "src" / "identity_context" / "application"
+
+
+def _manifest_actions() -> set[str]:
+    schema, _ = load_policy_texts()
+    names = set()
+    for declaration in re.findall(r'action ((?:"[^"]+",?\s*)+)', schema):
+        names.update(re.findall(r'"([^"]+)"', declaration))
+    return names - {"platform-root", "tenant-plane"}
+
+
+def test_policies_validate_against_the_manifest() -> None:
+    schema, policies = load_policy_texts()
+    assert cedarpy.validate_policies(policies, schema).validation_passed
+
+
+def test_the_action_enum_is_the_manifest() -> None:
+    assert {a.value for a in Action} == _manifest_actions()
+
+
+def test_use_cases_name_actions_only_through_the_enum() -> None:
+    for path in APPLICATION.glob("*.py"):
+        if path.name != "actions.py":
+            literals = re.findall(r'"((?:platform|tenant)\.[a-z_]+\.[a-z_.]+)"', path.read_text())
+            assert not set(literals) & _manifest_actions(), path.name
+
+
+def test_policies_are_named_and_separate() -> None:
+    _, policies = load_policy_texts()
+    ids = re.findall(r'@id\("([^"]+)"\)', policies)
+    assert len(ids) == len(set(ids))
+    for required in (
+        "platform-operator.platform-root",
+        "tenant-admin",
+        "self-service.read-own-account",
+        "break-glass",
+        "platform-root.tenant-lifecycle",
+        "platform-root.platform-tenant",
+        "cross-tenant",
+    ):
+        assert required in ids
+
+
+def test_a_broken_policy_set_is_refused_at_start() -> None:
+    schema, _ = load_policy_texts()
+    with pytest.raises(ValueError, match="do not validate"):
+        CedarAuthorizationClient(
+            schema, 'permit (principal, action == IdentityContext::Action::"nope", resource);'
+        )
+
+
+def _request(action: str, roles: list[str], resource_tenant: str, **extra: object) -> AuthzRequest:
+    return AuthzRequest(
+        AuthzEntity(
+            "user",
+            "user:carol",
+            {
+                "actor_tenant": "tenant:coulomb",
+                "assurance_level": 1,
+                "roles": roles,
+                "active_hat": "",
+            },
+        ),
+        action,
+        AuthzEntity("membership", "m", {"tenant": resource_tenant, "plane": "tenant", **extra}),
+        {"break_glass": False, "break_glass_reason": "", "correlation_id": "c"},
+    )
+
+
+async def test_forbid_beats_permit_for_a_tenant_admin_holding_a_reserved_relation_grant() -> None:
+    client = CedarAuthorizationClient()
+    allowed = await client.evaluate(
+        _request("tenant.membership.grant", ["tenant-admin"], "tenant:coulomb", relation="editor"),
+        timeout_s=1,
+    )
+    assert allowed.allowed and allowed.policy_ids == ("tenant-admin",)
+    denied = await client.evaluate(
+        _request(
+            "tenant.membership.grant",
+            ["tenant-admin"],
+            "tenant:coulomb",
+            relation="platform-operator",
+        ),
+        timeout_s=1,
+    )
+    assert not denied.allowed and denied.reason == "PLATFORM_ROOT_DENIED"
