@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -291,3 +292,45 @@ async def test_health_and_reflection_need_no_token(running: RunningService) -> N
             health_pb2.HealthCheckRequest(service="identitycontext.v1.MembershipService")
         )
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_health_is_not_serving_until_the_store_is_migrated(
+    pg_admin_url: str, tmp_path: Path
+) -> None:
+    from conftest import make_database
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from identity_context.adapters.postgres.migrations import apply_migrations
+    from identity_context.bootstrap import IdentityContextService
+    from identity_context.config import Settings
+
+    fresh = await make_database(pg_admin_url, migrate=False)
+    settings = Settings(
+        mode=Mode.PRODUCTION,
+        listen="127.0.0.1:0",
+        data_dir=tmp_path,
+        database_url=fresh.runtime_url,
+        local_issuer=False,
+        migrate_on_start=False,
+        shutdown_grace_s=0.5,
+    )
+    service = IdentityContextService(settings)
+    await service.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            for name in ("", "identitycontext.v1.TenantAdminService"):
+                reply = await stub.Check(health_pb2.HealthCheckRequest(service=name))
+                assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+            await asyncio.sleep(2.5)  # a readiness round later, still not migrated
+            reply = await stub.Check(health_pb2.HealthCheckRequest())
+            assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+            await apply_migrations(fresh.migration_url)
+            for _ in range(50):
+                reply = await stub.Check(health_pb2.HealthCheckRequest())
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    break
+                await asyncio.sleep(0.2)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        await service.stop()

@@ -816,3 +816,24 @@ async def test_suspended_tenant_is_read_only_for_its_admin(world: World) -> None
         tenant=PLATFORM,
     )
     await add_user(caller, new_user())
+
+
+async def test_bootstrap_is_audited_as_system_and_idempotent(world: World, admin_conn) -> None:
+    from identity_context.bootstrap import bootstrap_platform
+
+    rows = await (
+        await admin_conn.execute(
+            "SELECT action, actor, actor_tenant_id FROM audit_records WHERE tenant_id = %s"
+            " AND change_summary->>'user_id' = %s OR (tenant_id = %s AND"
+            " change_summary->>'subject' = %s) ORDER BY seq",
+            (PLATFORM, world.operator_id, PLATFORM, world.operator_id),
+        )
+    ).fetchall()
+    assert rows == [
+        ("tenant.user.upsert", "system:bootstrap", PLATFORM),
+        ("tenant.membership.grant", "system:bootstrap", PLATFORM),
+    ]
+    before = (await world.operator.call(TA, "GetTenant", ta.GetTenantRequest())).tenant.last_seq
+    assert await bootstrap_platform(world.settings, world.operator_id) == []
+    after = (await world.operator.call(TA, "GetTenant", ta.GetTenantRequest())).tenant.last_seq
+    assert after == before

@@ -69,3 +69,46 @@ async def test_unreadable_jwks_keeps_previous_keys_and_fails_closed_without_any(
     empty = JwksKeySource(jwks_file=tmp_path / "missing.json", monotonic=clock)
     with pytest.raises(Unauthenticated):
         await empty.key_for(issuer.kid)
+
+
+async def test_jwks_url_is_fetched_cached_and_refetched_once_per_cooldown(tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    issuer = RsaTestIssuer(tmp_path)
+    body = issuer.jwks_path.read_bytes()
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        clock = FakeMonotonic()
+        source = JwksKeySource(
+            jwks_url=f"http://127.0.0.1:{httpd.server_address[1]}/jwks.json",
+            unknown_kid_cooldown_s=30,
+            monotonic=clock,
+        )
+        for _ in range(3):
+            assert (await source.key_for(issuer.kid)).key_id == issuer.kid
+        assert hits == ["/jwks.json"]
+        clock.now += 31
+        for _ in range(5):
+            with pytest.raises(Unauthenticated):
+                await source.key_for("forged")
+        assert len(hits) == 2
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
