@@ -27,10 +27,14 @@ def test_every_data_file_of_the_package_is_shipped() -> None:
     import tomllib
 
     patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "package-data"]["identity_context"]
+        "package-data"
+    ]["identity_context"]
     package = REPO / "src" / "identity_context"
-    data = [p.relative_to(package).as_posix() for p in package.rglob("*")
-            if p.is_file() and p.suffix not in {".py", ".pyc"} and "__pycache__" not in p.parts]
+    data = [
+        p.relative_to(package).as_posix()
+        for p in package.rglob("*")
+        if p.is_file() and p.suffix not in {".py", ".pyc"} and "__pycache__" not in p.parts
+    ]
     assert data
     unshipped = [f for f in data if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)]
     assert not unshipped, f"add to [tool.setuptools.package-data]: {unshipped}"
