@@ -334,3 +334,20 @@ async def test_health_is_not_serving_until_the_store_is_migrated(
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
     finally:
         await service.stop()
+
+
+async def test_unexpected_errors_are_internal_without_internals(
+    running: RunningService, test_issuer: RsaTestIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from identity_context.application.tenant_admin import TenantAdministration
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("password=hunter2 at /srv/secret.py line 7")
+
+    monkeypatch.setattr(TenantAdministration, "get_tenant_user", broken)
+    code, error = await call(running, [bearer(test_issuer.token()), TENANT])
+    assert code is grpc.StatusCode.INTERNAL
+    assert error.details() == "internal error"
+    info, _ = rich_status(error)
+    assert info is not None and info.reason == "INTERNAL"
+    assert "hunter2" not in str(error.trailing_metadata())

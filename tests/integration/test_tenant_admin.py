@@ -837,3 +837,60 @@ async def test_bootstrap_is_audited_as_system_and_idempotent(world: World, admin
     assert await bootstrap_platform(world.settings, world.operator_id) == []
     after = (await world.operator.call(TA, "GetTenant", ta.GetTenantRequest())).tenant.last_seq
     assert after == before
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "request_", "field"),
+    [
+        (TA, "UpsertTenantUser", ta.UpsertTenantUserRequest(user_id="alice"), "user_id"),
+        (TA, "GetTenantUser", ta.GetTenantUserRequest(user_id="user:"), "user_id"),
+        (
+            TA,
+            "SetProfileValues",
+            ta.SetProfileValuesRequest(
+                user_id="user:a",
+                layer=common_pb2.PROFILE_LAYER_TENANT,
+                values=[ta.ProfileValueInput(key="Bad Key", value="x")],
+            ),
+            "values[0].key",
+        ),
+        (TA, "SetProfileValues", ta.SetProfileValuesRequest(user_id="user:a"), "layer"),
+        (TA, "SetAccountState", ta.SetAccountStateRequest(user_id="user:a", state=99), "state"),
+        (TA, "ListTenantUsers", ta.ListTenantUsersRequest(page_size=-1), "page_size"),
+        (TA, "ListTenantUsers", ta.ListTenantUsersRequest(page_token="garbage!"), "page_token"),
+        (TA, "BindApplication", ta.BindApplicationRequest(application_id="mail"), "application_id"),
+        (
+            MS,
+            "GrantMembership",
+            mb.GrantMembershipRequest(
+                subject="user:a", relation="Not A Relation", object="tenant:x"
+            ),
+            "relation",
+        ),
+        (
+            MS,
+            "GrantMembership",
+            mb.GrantMembershipRequest(subject="nobody", relation="viewer", object="tenant:x"),
+            "subject",
+        ),
+        (MS, "CreateScope", mb.CreateScopeRequest(scope_id="realm:"), "scope_id"),
+        (MS, "CreateGroup", mb.CreateGroupRequest(group_id="editors"), "group_id"),
+        (MS, "RevokeMembership", mb.RevokeMembershipRequest(), "membership_id"),
+        (
+            TA,
+            "UpsertTenantUser",
+            ta.UpsertTenantUserRequest(user_id="user:a", request_id="r" * 129),
+            "request_id",
+        ),
+    ],
+)
+async def test_malformed_requests_are_invalid_argument_with_the_field(
+    world: World, service: str, method: str, request_: Any, field: str
+) -> None:
+    from support import rich_status
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await world.admin.call(service, method, request_)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    _, bad = rich_status(raised.value)
+    assert bad is not None and field in [v.field for v in bad.field_violations]
