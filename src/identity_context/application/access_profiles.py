@@ -73,10 +73,11 @@ class AccessProfiles:
         """List the tenant's access profiles."""
         page = PageRequest.parse(inv.tenant, page_size, page_token, "access_profiles")
 
-        async def read(uow: UnitOfWork) -> list[AccessProfile]:
-            return await uow.access_profiles.list(after=page.after, limit=page.size + 1)
-
-        rows = await self._g.read(
-            inv, Action.TENANT_ACCESS_PROFILE_LIST, Target("access_profile", "*", inv.tenant), read
+        return await self._g.page(
+            inv,
+            Action.TENANT_ACCESS_PROFILE_LIST,
+            Target("access_profile", "*", inv.tenant),
+            request=page,
+            key="access_profile_id",
+            fetch=lambda uow, after, limit: uow.access_profiles.list(after=after, limit=limit),
         )
-        return page.page(rows, "access_profile_id")

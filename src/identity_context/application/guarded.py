@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from identity_context.application.authorization import Authorizer, AuthzEntity
 from identity_context.application.idempotency import run_idempotent
 from identity_context.application.invocation import Invocation
+from identity_context.application.pagination import Page, PageRequest
 from identity_context.application.ports import Store, UnitOfWork
 from identity_context.domain.changes import Change, Decision
 from identity_context.domain.errors import ErrorReason, FailedPrecondition
@@ -17,6 +18,7 @@ from identity_context.domain.tenancy import TenantState
 __all__ = ["Guarded", "Target"]
 
 R = TypeVar("R")
+T = TypeVar("T")
 BREAK_GLASS_POLICY = "break-glass"
 # Policies that may still change a suspended or archived tenant.
 _OVERSIGHT_POLICIES = ("platform-operator", BREAK_GLASS_POLICY)
@@ -70,6 +72,31 @@ class Guarded:
             await self.authorize(invocation, action, target)
         context = invocation.change_context(tenant=tenant, platform=platform)
         return await self.store.run(context, fn, read_only=True)
+
+    async def page(
+        self,
+        invocation: Invocation,
+        action: str,
+        target: Target,
+        *,
+        request: PageRequest,
+        key: str,
+        fetch: Callable[[UnitOfWork, str, int], Awaitable[Sequence[T]]],
+        platform: bool = False,
+        decision: Decision | None = None,
+    ) -> Page[T]:
+        """Authorize, then fetch one page: ``fetch(uow, after, size + 1)``, ordered by *key*.
+
+        The extra row tells whether another page follows.
+        """
+
+        async def rows(uow: UnitOfWork) -> Sequence[T]:
+            return await fetch(uow, request.after, request.size + 1)
+
+        found = await self.read(
+            invocation, action, target, rows, platform=platform, decision=decision
+        )
+        return request.page(found, key)
 
     async def mutate(
         self,

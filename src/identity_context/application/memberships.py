@@ -125,15 +125,16 @@ class MembershipAdministration:
         )
         page = PageRequest.parse(inv.tenant, page_size, page_token, "scopes", parent, kind)
 
-        async def read(uow: UnitOfWork) -> list[Scope]:
-            return await uow.scopes.list(
-                after=page.after, parent=parent, kind=kind, limit=page.size + 1
-            )
-
-        rows = await self._g.read(
-            inv, Action.TENANT_SCOPE_LIST, Target("scope", "*", inv.tenant), read
+        return await self._g.page(
+            inv,
+            Action.TENANT_SCOPE_LIST,
+            Target("scope", "*", inv.tenant),
+            request=page,
+            key="scope_id",
+            fetch=lambda uow, after, limit: uow.scopes.list(
+                after=after, parent=parent, kind=kind, limit=limit
+            ),
         )
-        return page.page(rows, "scope_id")
 
     # ---- groups -----------------------------------------------------------
 
@@ -166,13 +167,14 @@ class MembershipAdministration:
         """List groups with their member counts."""
         page = PageRequest.parse(inv.tenant, page_size, page_token, "groups")
 
-        async def read(uow: UnitOfWork) -> list[Group]:
-            return await uow.groups.list(after=page.after, limit=page.size + 1)
-
-        rows = await self._g.read(
-            inv, Action.TENANT_GROUP_LIST, Target("group", "*", inv.tenant), read
+        return await self._g.page(
+            inv,
+            Action.TENANT_GROUP_LIST,
+            Target("group", "*", inv.tenant),
+            request=page,
+            key="group_id",
+            fetch=lambda uow, after, limit: uow.groups.list(after=after, limit=limit),
         )
-        return page.page(rows, "group_id")
 
     async def add_group_member(self, inv: Invocation, group_id: str, user_id: str) -> GroupMember:
         """Add a user (with an account in the tenant) to a group."""
@@ -398,17 +400,13 @@ class MembershipAdministration:
             inv.tenant, page_size, page_token, "memberships", who, what, relation, wanted
         )
 
-        async def read(uow: UnitOfWork) -> list[Membership]:
-            return await uow.memberships.list(
-                subject=who,
-                object_=what,
-                relation=relation,
-                state=wanted,
-                after=page.after,
-                limit=page.size + 1,
-            )
-
-        rows = await self._g.read(
-            inv, Action.TENANT_MEMBERSHIP_LIST, Target("membership", "*", inv.tenant), read
+        return await self._g.page(
+            inv,
+            Action.TENANT_MEMBERSHIP_LIST,
+            Target("membership", "*", inv.tenant),
+            request=page,
+            key="membership_id",
+            fetch=lambda uow, after, limit: uow.memberships.list(
+                subject=who, object_=what, relation=relation, state=wanted, after=after, limit=limit
+            ),
         )
-        return page.page(rows, "membership_id")

@@ -185,15 +185,18 @@ class TenantAdministration:
         require_platform_header(inv)
         page = PageRequest.parse(inv.tenant, page_size, page_token, "tenants", state)
 
-        async def read(uow: UnitOfWork) -> list[Tenant]:
-            return await uow.tenants.platform_list(
-                after=page.after, state=state, limit=page.size + 1
-            )
-
-        rows = await self._g.read(
-            inv, Action.PLATFORM_TENANT_LIST, target, read, platform=True, decision=decision
+        return await self._g.page(
+            inv,
+            Action.PLATFORM_TENANT_LIST,
+            target,
+            request=page,
+            key="tenant_id",
+            fetch=lambda uow, after, limit: uow.tenants.platform_list(
+                after=after, state=state, limit=limit
+            ),
+            platform=True,
+            decision=decision,
         )
-        return page.page(rows, "tenant_id")
 
     async def set_tenant_state(
         self, inv: Invocation, tenant_id: str, state: TenantState, reason: str, etag: str
@@ -282,13 +285,16 @@ class TenantAdministration:
         resource_type = "application" if catalog else "application_binding"
         page = PageRequest.parse(inv.tenant, page_size, page_token, "applications")
 
-        async def read(uow: UnitOfWork) -> list[ApplicationBinding]:
-            return await uow.applications.list(
-                after=page.after, limit=page.size + 1, catalog=catalog
-            )
-
-        rows = await self._g.read(inv, action, Target(resource_type, "*", inv.tenant), read)
-        return page.page(rows, "application_id")
+        return await self._g.page(
+            inv,
+            action,
+            Target(resource_type, "*", inv.tenant),
+            request=page,
+            key="application_id",
+            fetch=lambda uow, after, limit: uow.applications.list(
+                after=after, limit=limit, catalog=catalog
+            ),
+        )
 
     # ---- accounts ---------------------------------------------------------
 
@@ -372,16 +378,16 @@ class TenantAdministration:
         """List the tenant's accounts."""
         page = PageRequest.parse(inv.tenant, page_size, page_token, "accounts", state)
 
-        async def read(uow: UnitOfWork) -> list[TenantAccount]:
-            return await uow.accounts.list(after=page.after, state=state, limit=page.size + 1)
-
-        rows = await self._g.read(
+        return await self._g.page(
             inv,
             Action.TENANT_USER_LIST,
             Target("tenant_user", "*", inv.tenant, target_user=""),
-            read,
+            request=page,
+            key="user_id",
+            fetch=lambda uow, after, limit: uow.accounts.list(
+                after=after, state=state, limit=limit
+            ),
         )
-        return page.page(rows, "user_id")
 
     async def set_account_state(
         self, inv: Invocation, user_id: str, state: AccountState, reason: str, etag: str
@@ -578,15 +584,16 @@ class TenantAdministration:
         if after_seq < 0:
             raise InvalidArgument.for_field("after_seq", "must not be negative")
         page = PageRequest.parse(inv.tenant, page_size, page_token, "audit", action, after_seq)
-        start = max(after_seq, int(page.after or 0))
-
-        async def read(uow: UnitOfWork) -> list[AuditRecord]:
-            return await uow.audit.list(after_seq=start, action=action, limit=page.size + 1)
-
-        rows = await self._g.read(
-            inv, Action.TENANT_AUDIT_LIST, Target("audit_trail", str(inv.tenant), inv.tenant), read
+        return await self._g.page(
+            inv,
+            Action.TENANT_AUDIT_LIST,
+            Target("audit_trail", str(inv.tenant), inv.tenant),
+            request=page,
+            key="seq",
+            fetch=lambda uow, after, limit: uow.audit.list(
+                after_seq=max(after_seq, int(after or 0)), action=action, limit=limit
+            ),
         )
-        return page.page(rows, "seq")
 
     async def verify_audit_chain(self, inv: Invocation) -> ChainVerification:
         """Recompute the tenant's audit hash chain."""
