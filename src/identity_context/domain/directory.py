@@ -11,7 +11,6 @@ from identity_context.domain.identifiers import ScopeKind, TenantId
 from identity_context.domain.tenancy import etag_of
 
 __all__ = [
-    "RESERVED_RELATIONS",
     "AccessProfile",
     "ApplicationBinding",
     "Group",
@@ -24,9 +23,6 @@ __all__ = [
     "Scope",
     "resolve_profile",
 ]
-
-# Relations with platform meaning: only the platform plane may grant them.
-RESERVED_RELATIONS = frozenset({"platform-operator", "break-glass"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,14 +141,6 @@ class Membership:
     def etag(self) -> str:
         """The membership's etag."""
         return etag_of(self.version)
-
-    def holds_at(self, moment: dt.datetime) -> bool:
-        """True when active and inside its validity window at *moment*."""
-        return (
-            self.state is MembershipState.ACTIVE
-            and (self.valid_from is None or self.valid_from <= moment)
-            and (self.valid_until is None or moment < self.valid_until)
-        )
 
 
 @dataclass(frozen=True, slots=True)
