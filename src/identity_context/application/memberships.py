@@ -22,8 +22,6 @@ from identity_context.domain.directory import (
     Scope,
 )
 from identity_context.domain.errors import (
-    Aborted,
-    ErrorReason,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -34,6 +32,7 @@ from identity_context.domain.identifiers import (
     parse_scope_ref,
     parse_user_ref,
 )
+from identity_context.domain.tenancy import check_etag
 
 __all__ = ["MembershipAdministration", "RemoveResult"]
 
@@ -43,6 +42,11 @@ _PARENT_KIND = {
     ScopeKind.SERVICE_AREA: ScopeKind.REALM,
     ScopeKind.ASSET: ScopeKind.SERVICE_AREA,
 }
+
+
+def _check_relation(relation: str) -> None:
+    if not _RELATION.fullmatch(relation):
+        raise InvalidArgument.for_field("relation", "must match [a-z][a-z0-9_-]{0,62}")
 
 
 def _new_membership_id() -> str:
@@ -274,8 +278,7 @@ class MembershipAdministration:
     ) -> Membership:
         """Grant *subject* the *relation* on *object_* (the tenant or one of its scopes)."""
         who = self._subject(inv, subject)
-        if not _RELATION.fullmatch(relation):
-            raise InvalidArgument.for_field("relation", "must match [a-z][a-z0-9_-]{0,62}")
+        _check_relation(relation)
         what = str(parse_scope_ref(object_, tenant=inv.tenant, field="object"))
         if valid_from and valid_until and valid_until <= valid_from:
             raise InvalidArgument.for_field("valid_until", "must be after valid_from")
@@ -346,10 +349,7 @@ class MembershipAdministration:
             latest = await uow.memberships.get(membership_id)
             if latest is None:
                 raise NotFound(f"membership {membership_id} not found")
-            if etag and etag != latest.etag:
-                raise Aborted(
-                    "the membership changed (etag mismatch)", reason=ErrorReason.ETAG_MISMATCH
-                )
+            check_etag(etag, latest.etag)
             if latest.state is MembershipState.REVOKED:
                 raise FailedPrecondition(f"membership {membership_id} is already revoked")
             revoked = await uow.memberships.revoke(membership_id)
@@ -393,8 +393,8 @@ class MembershipAdministration:
         """List memberships filtered by subject, object, relation and state (default active)."""
         who = self._subject(inv, subject) if subject else ""
         what = str(parse_scope_ref(object_, tenant=inv.tenant, field="object")) if object_ else ""
-        if relation and not _RELATION.fullmatch(relation):
-            raise InvalidArgument.for_field("relation", "must match [a-z][a-z0-9_-]{0,62}")
+        if relation:
+            _check_relation(relation)
         wanted = state or MembershipState.ACTIVE
         page = PageRequest.parse(
             inv.tenant, page_size, page_token, "memberships", who, what, relation, wanted

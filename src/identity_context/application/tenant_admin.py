@@ -36,7 +36,13 @@ from identity_context.domain.identifiers import (
     parse_tenant_id,
     parse_user_ref,
 )
-from identity_context.domain.tenancy import AccountState, Tenant, TenantAccount, TenantState
+from identity_context.domain.tenancy import (
+    AccountState,
+    Tenant,
+    TenantAccount,
+    TenantState,
+    check_etag,
+)
 
 __all__ = [
     "ProfileUpdate",
@@ -55,13 +61,6 @@ def require_platform_header(invocation: Invocation) -> None:
     """Raise InvalidArgument unless the RPC was called with ``x-tenant-id: tenant:platform``."""
     if not invocation.tenant.is_platform:
         raise InvalidArgument.for_field("x-tenant-id", "this RPC is called with tenant:platform")
-
-
-def _check_etag(etag: str, current: str) -> None:
-    if etag and etag != current:
-        raise Aborted(
-            "the object changed since it was read (etag mismatch)", reason=ErrorReason.ETAG_MISMATCH
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +212,7 @@ class TenantAdministration:
             current = await uow.platform_tenants.get(tenant)
             if current is None:
                 raise NotFound(f"{tenant} not found")
-            _check_etag(etag, current.etag)
+            check_etag(etag, current.etag)
             if current.state is TenantState.ARCHIVED:
                 raise FailedPrecondition(f"{tenant} is archived")
             changed = await uow.platform_tenants.set_state(tenant, state, current.version)
@@ -329,7 +328,7 @@ class TenantAdministration:
                     )
                 )
                 return UpsertResult(account, True)
-            _check_etag(etag, existing.etag)
+            check_etag(etag, existing.etag)
             account = await uow.accounts.update(user, display_name=display_name)
             await uow.record(
                 Change(
@@ -400,7 +399,7 @@ class TenantAdministration:
             current = await uow.accounts.get(user)
             if current is None:
                 raise NotFound(f"{user} has no account in {inv.tenant}")
-            _check_etag(etag, current.etag)
+            check_etag(etag, current.etag)
             if current.state is state:
                 return current
             if current.state is AccountState.DEPROVISIONED:
@@ -474,7 +473,7 @@ class TenantAdministration:
         async def execute(uow: UnitOfWork, allowed: Decision) -> ProfileUpdate:
             if not is_global and await uow.accounts.get(user) is None:
                 raise NotFound(f"{user} has no account in {inv.tenant}")
-            _check_etag(etag, await uow.profiles.version(user))
+            check_etag(etag, await uow.profiles.version(user))
             await uow.profiles.upsert(user, {v.key: (v.value, v.sensitive) for v in values})
             removed = [k for k in remove_keys if k not in {v.key for v in values}]
             if removed:

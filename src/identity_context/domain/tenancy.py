@@ -6,9 +6,18 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 
+from identity_context.domain.errors import Aborted, ErrorReason
 from identity_context.domain.identifiers import TenantId
 
-__all__ = ["AccountState", "Tenant", "TenantAccount", "TenantPlane", "TenantState", "etag_of"]
+__all__ = [
+    "AccountState",
+    "Tenant",
+    "TenantAccount",
+    "TenantPlane",
+    "TenantState",
+    "check_etag",
+    "etag_of",
+]
 
 
 class TenantPlane(enum.StrEnum):
@@ -38,6 +47,14 @@ class AccountState(enum.StrEnum):
 def etag_of(version: int) -> str:
     """Return the opaque etag of a stored version."""
     return f"v{version}"
+
+
+def check_etag(given: str, current: str) -> None:
+    """Raise Aborted (ETAG_MISMATCH) when *given* is set and differs from *current*."""
+    if given and given != current:
+        raise Aborted(
+            "the object changed since it was read (etag mismatch)", reason=ErrorReason.ETAG_MISMATCH
+        )
 
 
 @dataclass(frozen=True, slots=True)
