@@ -147,29 +147,42 @@ class ServerProcess:
         full_env.setdefault("IDENTITY_CONTEXT_LISTEN", "127.0.0.1:0")
         full_env.setdefault("IDENTITY_CONTEXT_LOG_FORMAT", "text")
         full_env.setdefault("IDENTITY_CONTEXT_SHUTDOWN_GRACE_S", "2")
+        full_env.setdefault("IDENTITY_CONTEXT_SHUTDOWN_PAUSE_S", "0.2")
         self.process = subprocess.Popen(
             [*cli(), "serve"],
             cwd=cwd,
             env=full_env,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+        # The service logs to stdout; stderr is what gRPC core (or a crash) prints.
         self.lines: list[str] = []
+        self.stdout_lines: list[str] = []
+        self.stderr_lines: list[str] = []
         self._port_seen = threading.Event()
         self.port = 0
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self._readers = [
+            threading.Thread(target=self._read, args=(stream, kept), daemon=True)
+            for stream, kept in (
+                (self.process.stdout, self.stdout_lines),
+                (self.process.stderr, self.stderr_lines),
+            )
+        ]
+        for reader in self._readers:
+            reader.start()
 
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
+    def _read(self, stream: Any, kept: list[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            kept.append(line)
             self.lines.append(line)
             match = _PORT.search(line)
             if match and not self.port:
                 self.port = int(match.group(1))
                 self._port_seen.set()
-        self._port_seen.set()
+        if stream is self.process.stdout:
+            self._port_seen.set()
 
     @property
     def log(self) -> str:
@@ -203,7 +216,8 @@ class ServerProcess:
         try:
             return self.process.wait(timeout)
         finally:
-            self._reader.join(5)
+            for reader in self._readers:
+                reader.join(5)
 
     def kill(self) -> None:
         if self.process.poll() is None:

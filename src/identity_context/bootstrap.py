@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
 import sys
+import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import psycopg
@@ -29,15 +33,21 @@ from identity_context.adapters.postgres.migrations import MigrationError, apply_
 from identity_context.adapters.postgres.pool import open_pool, store_ready
 from identity_context.adapters.postgres.provisioning import provision
 from identity_context.adapters.postgres.unit_of_work import PostgresStore
-from identity_context.adapters.telemetry import build_tracer_provider, server_span_interceptor
+from identity_context.adapters.telemetry import build_tracer_provider, exports_spans
+from identity_context.api.interceptors import RequestInterceptor
 from identity_context.api.log_format import JsonLogFormatter
 from identity_context.api.server import ServerLimits, UseCases, build_server, set_serving
 from identity_context.application.access_profiles import AccessProfiles
+from identity_context.application.accounts import Accounts
+from identity_context.application.applications import Applications
+from identity_context.application.audit_trail import AuditTrail
 from identity_context.application.authorization import AuthorizationClient, Authorizer
 from identity_context.application.guarded import Guarded
 from identity_context.application.memberships import MembershipAdministration
-from identity_context.application.ports import UnitOfWork
-from identity_context.application.tenant_admin import TenantAdministration
+from identity_context.application.pagination import PageTokens
+from identity_context.application.ports import Store, UnitOfWork
+from identity_context.application.profiles import Profiles
+from identity_context.application.tenants import Tenants
 from identity_context.config import ConfigError, Settings
 from identity_context.domain.changes import Change, ChangeContext, Decision
 from identity_context.domain.identifiers import PLATFORM_TENANT, parse_user_ref
@@ -47,17 +57,25 @@ __all__ = [
     "IdentityContextService",
     "StoreUrls",
     "bootstrap_platform",
+    "build_use_cases",
     "configure_logging",
+    "page_tokens",
     "resolve_store",
 ]
 
 _log = logging.getLogger("identity_context")
 _READINESS_INTERVAL_S = 2.0
+_DRAIN_QUIET_S = 0.1
+_PAGE_TOKEN_KEY_FILE = "page-token.key"
 
 
 def configure_logging(settings: Settings) -> None:
-    """Send log records to stderr, as JSON lines unless IDENTITY_CONTEXT_LOG_FORMAT=text."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Send log records to stdout, as JSON lines unless IDENTITY_CONTEXT_LOG_FORMAT=text.
+
+    stdout carries only our records; whatever gRPC core prints goes to stderr
+    and never breaks the JSON stream.
+    """
+    handler = logging.StreamHandler(sys.stdout)
     if settings.log_format == "json":
         handler.setFormatter(JsonLogFormatter())
     else:
@@ -96,6 +114,50 @@ def build_authorization(settings: Settings) -> AuthorizationClient:
         assert settings.authzen_url is not None
         return AuthZenClient(settings.authzen_url, max_timeout_s=settings.authz_timeout_s)
     return CedarAuthorizationClient()
+
+
+def page_tokens(settings: Settings) -> PageTokens:
+    """Return the page-token signer: the configured keys, or a key kept in the data directory.
+
+    Replicas behind one load balancer must share keys
+    (IDENTITY_CONTEXT_PAGE_TOKEN_KEYS); the data-directory key suits one process.
+    """
+    if settings.page_token_keys:
+        return PageTokens([key.encode() for key in settings.page_token_keys])
+    path = settings.data_dir / _PAGE_TOKEN_KEY_FILE
+    return PageTokens([_read_or_create_key(path)])
+
+
+def _read_or_create_key(path: Path) -> bytes:
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_bytes().strip()
+    key = secrets.token_hex(32).encode()
+    with os.fdopen(fd, "wb") as out:
+        out.write(key)
+    return key
+
+
+def build_use_cases(
+    store: Store, authorization: AuthorizationClient, pages: PageTokens
+) -> UseCases:
+    """Wire the application services over the store and the authorization port."""
+    guarded = Guarded(store, Authorizer(authorization), pages)
+    return UseCases(
+        tenants=Tenants(guarded),
+        applications=Applications(guarded),
+        accounts=Accounts(guarded),
+        profiles=Profiles(guarded),
+        audit=AuditTrail(guarded),
+        memberships=MembershipAdministration(guarded),
+        access_profiles=AccessProfiles(guarded),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +223,10 @@ class IdentityContextService:
         authorization: AuthorizationClient | None = None,
     ) -> None:
         self.settings = settings
+        # A provider handed in (tests) or an OTLP endpoint: spans are made.
+        tracing = tracer_provider is not None or exports_spans()
         self.tracer_provider = tracer_provider or build_tracer_provider()
+        self._tracer = self.tracer_provider.get_tracer("identity_context") if tracing else None
         self.health = HealthServicer()
         self.port = 0
         self.fatal: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -171,6 +236,7 @@ class IdentityContextService:
         self._embedded = EmbeddedPostgres(settings.data_dir) if settings.embedded_store else None
         self._pool: AsyncConnectionPool | None = None
         self._server: grpc.aio.Server | None = None
+        self._interceptor: RequestInterceptor | None = None
         self._readiness: asyncio.Task[None] | None = None
         self._stopped = False
 
@@ -187,21 +253,17 @@ class IdentityContextService:
             max_size=self.settings.pool_max_size,
         )
         self.store = PostgresStore(self._pool)
-        guarded = Guarded(self.store, Authorizer(self._authorization, self.store))
-        server = build_server(
+        server, self._interceptor = build_server(
             verifier=self._verifier,
-            use_cases=UseCases(
-                tenants=TenantAdministration(guarded),
-                memberships=MembershipAdministration(guarded),
-                access_profiles=AccessProfiles(guarded),
-            ),
+            use_cases=build_use_cases(self.store, self._authorization, page_tokens(self.settings)),
             health=self.health,
             limits=ServerLimits(
                 max_message_bytes=self.settings.max_message_bytes,
                 max_metadata_bytes=self.settings.max_metadata_bytes,
                 max_concurrent_rpcs=self.settings.max_concurrent_rpcs,
             ),
-            outer_interceptors=[server_span_interceptor(self.tracer_provider)],
+            tracer=self._tracer,
+            access_log=self.settings.access_log,
         )
         try:
             self.port = server.add_insecure_port(self.settings.listen)
@@ -219,6 +281,18 @@ class IdentityContextService:
             self.settings.mode.value,
         )
         return self.port
+
+    async def _drain(self, deadline: float) -> None:
+        interceptor = self._interceptor
+        if interceptor is None:
+            return
+        while time.monotonic() < deadline:
+            quiet = time.monotonic() - interceptor.last_started >= _DRAIN_QUIET_S
+            if interceptor.in_flight == 0 and quiet:
+                _log.info("drained: no RPC in flight")
+                return
+            await asyncio.sleep(0.02)
+        _log.warning("grace period over with %d RPC(s) in flight", interceptor.in_flight)
 
     async def _watch_readiness(self, urls: StoreUrls) -> None:
         assert self._pool is not None
@@ -253,17 +327,36 @@ class IdentityContextService:
             await asyncio.sleep(_READINESS_INTERVAL_S)
 
     async def stop(self) -> None:
-        """Stop gracefully: NOT_SERVING at once, drain RPCs, close the pool, stop the store."""
+        """Stop gracefully, in this order.
+
+        1. Every health status turns NOT_SERVING at once (watchers are told).
+        2. A pause (IDENTITY_CONTEXT_SHUTDOWN_PAUSE_S) while the server keeps
+           serving, so load balancers see NOT_SERVING and move away.
+        3. Drain: wait until no RPC is in flight and none started for a moment,
+           within the grace period (IDENTITY_CONTEXT_SHUTDOWN_GRACE_S); every
+           call accepted before the signal completes.
+        4. Stop the server (what still runs after the grace is cancelled),
+           close the pool, stop the embedded database.
+        """
         if self._stopped:
             return
         self._stopped = True
+        settings = self.settings
+        _log.info(
+            "shutting down: health NOT_SERVING, pause %.1fs, drain up to %.1fs",
+            settings.shutdown_pause_s,
+            settings.shutdown_grace_s,
+        )
         await self.health.enter_graceful_shutdown()
         if self._readiness is not None:
             self._readiness.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._readiness
         if self._server is not None:
-            await self._server.stop(self.settings.shutdown_grace_s)
+            await asyncio.sleep(settings.shutdown_pause_s)
+            deadline = time.monotonic() + settings.shutdown_grace_s
+            await self._drain(deadline)
+            await self._server.stop(max(deadline - time.monotonic(), 0.0))
         if self._pool is not None:
             await self._pool.close()
         if isinstance(self._authorization, AuthZenClient):

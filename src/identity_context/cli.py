@@ -26,8 +26,13 @@ async def _serve(settings: Settings) -> int:
     service = IdentityContextService(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal(signum: signal.Signals) -> None:
+        _log.info("received %s: draining", signum.name)
+        stop.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal, signum)
     try:
         await service.start()
         stopped: asyncio.Future[object] = asyncio.ensure_future(stop.wait())

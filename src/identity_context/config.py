@@ -50,6 +50,16 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
     return value
 
 
+def _keys(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ()
+    keys = tuple(k.strip() for k in raw.split(","))
+    if any(len(k) < 32 for k in keys):
+        raise ConfigError(f"{name}: every key must be at least 32 characters")
+    return keys
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the composition root needs; see the README's table of variables."""
@@ -63,6 +73,9 @@ class Settings:
     local_issuer: bool = True
     migrate_on_start: bool = True
     shutdown_grace_s: float = 10.0
+    shutdown_pause_s: float = 0.5
+    page_token_keys: tuple[str, ...] = ()
+    access_log: bool = True
     token_leeway_s: float = 30.0
     log_level: str = "INFO"
     log_format: str = "json"
@@ -137,6 +150,11 @@ class Settings:
             local_issuer=local_issuer,
             migrate_on_start=_flag(env, "IDENTITY_CONTEXT_MIGRATE_ON_START", not production),
             shutdown_grace_s=_number(env, "IDENTITY_CONTEXT_SHUTDOWN_GRACE_S", 10.0, minimum=0),
+            shutdown_pause_s=_number(
+                env, "IDENTITY_CONTEXT_SHUTDOWN_PAUSE_S", 5.0 if production else 0.5, minimum=0
+            ),
+            page_token_keys=_keys(env, "IDENTITY_CONTEXT_PAGE_TOKEN_KEYS"),
+            access_log=_flag(env, "IDENTITY_CONTEXT_ACCESS_LOG", True),
             token_leeway_s=_number(env, "IDENTITY_CONTEXT_TOKEN_LEEWAY_S", 30.0, minimum=0),
             log_level=env.get("IDENTITY_CONTEXT_LOG_LEVEL", "INFO").strip().upper(),
             log_format=log_format,

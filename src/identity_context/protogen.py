@@ -9,9 +9,11 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["generate", "main", "repository_root"]
+__all__ = ["DESCRIPTOR_SET", "generate", "main", "repository_root"]
 
 _PACKAGE_DIRS = ("identitycontext", "identitycontext/v1")
+# Every file with its comments (source info) and its imports, for server reflection.
+DESCRIPTOR_SET = "identitycontext/v1/descriptors.binpb"
 
 
 def repository_root() -> Path:
@@ -33,6 +35,7 @@ def generate(proto_root: Path, out_dir: Path) -> list[Path]:
         raise RuntimeError(f"no .proto files under {proto_root}")
     well_known = resources.files("grpc_tools") / "_proto"
     with tempfile.TemporaryDirectory() as scratch:
+        (Path(scratch) / DESCRIPTOR_SET).parent.mkdir(parents=True)
         args = [
             "grpc_tools.protoc",
             f"--proto_path={proto_root}",
@@ -40,6 +43,9 @@ def generate(proto_root: Path, out_dir: Path) -> list[Path]:
             f"--python_out={scratch}",
             f"--pyi_out={scratch}",
             f"--grpc_python_out={scratch}",
+            f"--descriptor_set_out={Path(scratch) / DESCRIPTOR_SET}",
+            "--include_source_info",
+            "--include_imports",
             *protos,
         ]
         if protoc.main(args) != 0:

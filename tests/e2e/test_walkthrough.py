@@ -41,9 +41,9 @@ def test_readme_walkthrough_runs_verbatim(tmp_path: Path) -> None:
         )
         output = ran.stdout + ran.stderr
         assert ran.returncode == 0, output
-        assert '"tenant_id": "tenant:coulomb"' in output
-        assert '"application_id": "app:mail"' in output
-        assert '"scope_id": "realm:coulomb/research"' in output
+        assert '"tenantId": "tenant:coulomb"' in output
+        assert '"applicationId": "app:mail"' in output
+        assert '"scopeId": "realm:coulomb/research"' in output
         assert '"relation": "editor"' in output
         assert "Code: PermissionDenied" in output and "PLATFORM_ROOT_DENIED" in output
         assert "carol was denied, as she should be" in output

@@ -11,6 +11,7 @@ from support import REPO
 from identity_context.adapters.authz.cedar import CedarAuthorizationClient, load_policy_texts
 from identity_context.application.actions import Action
 from identity_context.application.authorization import AuthzEntity, AuthzRequest
+from identity_context.domain.roles import RESERVED_PLATFORM_RELATIONS
 
 APPLICATION = REPO / "src" / "identity_context" / "application"
 
@@ -97,4 +98,35 @@ async def test_forbid_beats_permit_for_a_tenant_admin_holding_a_reserved_relatio
         ),
         timeout_s=1,
     )
-    assert not denied.allowed and denied.reason == "PLATFORM_ROOT_DENIED"
+    assert not denied.allowed
+    assert denied.policy_ids == ("platform-root.reserved-relations",)
+
+
+def test_the_reserved_relations_policy_lists_the_reserved_platform_relations() -> None:
+    _, policies = load_policy_texts()
+    block = policies.split('@id("platform-root.reserved-relations")', 1)[1].split("@id(", 1)[0]
+    listed = re.search(r"when \{ resource has relation && \[([^\]]*)\]", block)
+    assert listed is not None
+    assert set(re.findall(r'"([^"]+)"', listed.group(1))) == set(RESERVED_PLATFORM_RELATIONS)
+
+
+async def test_the_memo_answers_a_repeated_input_without_evaluating_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = CedarAuthorizationClient()
+    calls = 0
+    evaluate = cedarpy.is_authorized
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return evaluate(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cedarpy, "is_authorized", counting)
+    request = _request("tenant.membership.grant", ["tenant-admin"], "tenant:coulomb", relation="x")
+    first = await client.evaluate(request, timeout_s=1)
+    again = await client.evaluate(request, timeout_s=1)
+    assert first == again and first.allowed and calls == 1
+    # Any part of the input differs: a new evaluation, and a different answer here.
+    other = _request("tenant.membership.grant", [], "tenant:coulomb", relation="x")
+    assert not (await client.evaluate(other, timeout_s=1)).allowed and calls == 2

@@ -12,7 +12,14 @@ from grpc_status import rpc_status
 
 from identity_context.domain import errors as domain
 
-__all__ = ["ERROR_DOMAIN", "STATUS_CODES", "abort_with", "status_for", "to_domain_error"]
+__all__ = [
+    "ERROR_DOMAIN",
+    "STATUS_CODES",
+    "abort_with",
+    "code_of",
+    "status_for",
+    "to_domain_error",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -40,7 +47,8 @@ class _Unimplemented(domain.IdentityContextError):
 _CODES = {**STATUS_CODES, _Unimplemented: grpc.StatusCode.UNIMPLEMENTED}
 
 
-def _code(error: domain.IdentityContextError) -> grpc.StatusCode:
+def code_of(error: domain.IdentityContextError) -> grpc.StatusCode:
+    """Return the gRPC status code of *error* (the most specific class in the table)."""
     for cls in type(error).__mro__:
         if cls in _CODES:
             return _CODES[cls]
@@ -63,7 +71,7 @@ def to_domain_error(exc: BaseException, method: str) -> domain.IdentityContextEr
 
 def status_for(error: domain.IdentityContextError, *, correlation_id: str = "") -> grpc.Status:
     """Build the grpc.Status (with ErrorInfo and BadRequest details) for *error*."""
-    code = _code(error)
+    code = code_of(error)
     metadata = dict(error.metadata)
     if correlation_id:
         metadata["correlation_id"] = correlation_id

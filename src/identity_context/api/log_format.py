@@ -1,4 +1,4 @@
-"""Structured JSON log lines carrying the correlation id, the tenant and the trace id."""
+"""Structured JSON log lines carrying the correlation id, the tenant, the actor and the trace id."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import logging
 
 from opentelemetry import trace
 
-from identity_context.api import request_context
+from identity_context.api.request_context import call_var
 
 __all__ = ["JsonLogFormatter"]
 
 
 class JsonLogFormatter(logging.Formatter):
-    """Formats a record as one JSON object per line."""
+    """Formats a record as one JSON object per line (access-log records add an ``rpc`` object)."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -23,12 +23,14 @@ class JsonLogFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        correlation_id = request_context.correlation_id_var.get()
-        if correlation_id:
-            entry["correlation_id"] = correlation_id
-        tenant = request_context.tenant_var.get()
-        if tenant is not None:
-            entry["tenant_id"] = str(tenant)
+        state = call_var.get()
+        if state is not None:
+            entry["correlation_id"] = state.correlation_id
+            if state.tenant is not None:
+                entry["tenant_id"] = str(state.tenant)
+        rpc = getattr(record, "rpc", None)
+        if isinstance(rpc, dict):
+            entry["rpc"] = rpc
         span_context = trace.get_current_span().get_span_context()
         if span_context.is_valid:
             entry["trace_id"] = format(span_context.trace_id, "032x")

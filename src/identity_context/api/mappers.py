@@ -8,7 +8,7 @@ import json
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import timestamp_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 from identitycontext.v1 import (
     active_context_pb2,
     common_pb2,
@@ -18,22 +18,28 @@ from identitycontext.v1 import (
 
 from identity_context.api import request_context
 from identity_context.application.invocation import Invocation
+from identity_context.domain.actors import AssuranceLevel
 from identity_context.domain.audit import AuditRecord, ChainVerification
 from identity_context.domain.directory import (
     AccessProfile,
+    AccessProfileDefinition,
     ApplicationBinding,
+    ClaimSource,
+    ClaimsRule,
     Group,
     GroupMember,
     Membership,
+    MembershipRequirement,
     ProfileValue,
     ResolvedValue,
     Scope,
 )
 from identity_context.domain.errors import InvalidArgument
+from identity_context.domain.identifiers import ScopeKind, parse_request_id
 from identity_context.domain.tenancy import Tenant, TenantAccount
 
 __all__ = [
-    "BREAK_GLASS_HEADER",
+    "from_duration",
     "from_enum",
     "from_timestamp",
     "invocation",
@@ -41,31 +47,19 @@ __all__ = [
     "to_timestamp",
 ]
 
-BREAK_GLASS_HEADER = "x-break-glass-reason"
-_MAX_REASON = 512
 E = TypeVar("E", bound=enum.Enum)
 
 
 def invocation(context: grpc.aio.ServicerContext[Any, Any], request_id: str = "") -> Invocation:
-    """Return the use-case invocation of the current RPC (interceptors ran before)."""
+    """Return the use-case invocation of the current RPC (the interceptor ran before)."""
     scope = request_context.current()
-    if len(request_id) > 128:
-        raise InvalidArgument.for_field("request_id", "at most 128 characters")
-    reason = ""
-    for key, value in context.invocation_metadata() or ():
-        if key == BREAK_GLASS_HEADER and isinstance(value, str):
-            reason = value.strip()
-    if len(reason) > _MAX_REASON or not reason.isprintable():
-        raise InvalidArgument.for_field(
-            BREAK_GLASS_HEADER, f"printable, at most {_MAX_REASON} characters"
-        )
     remaining = context.time_remaining()
     return Invocation(
         tenant=scope.tenant,
         actor=scope.actor,
         correlation_id=scope.correlation_id,
-        request_id=request_id,
-        break_glass_reason=reason,
+        request_id=parse_request_id(request_id),
+        break_glass_reason=scope.break_glass_reason,
         deadline_s=remaining if remaining is not None and remaining < 3600 else None,
     )
 
@@ -101,12 +95,46 @@ def to_timestamp(moment: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
     return stamp
 
 
-def from_timestamp(message: Any, name: str) -> dt.datetime | None:
-    """Return the field *name* of *message* as an aware datetime, or None when unset."""
+# google.protobuf.Timestamp's documented range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+_MIN_SECONDS = -62_135_596_800
+_MAX_SECONDS = 253_402_300_799
+_MAX_DURATION_SECONDS = 315_576_000_000
+
+
+def from_timestamp(message: Any, name: str, *, field: str | None = None) -> dt.datetime | None:
+    """Return the field *name* of *message* as an aware datetime, or None when unset.
+
+    Raise InvalidArgument (naming *field*, default *name*) when it is outside
+    the range google.protobuf.Timestamp allows.
+    """
     if not message.HasField(name):
         return None
     stamp: timestamp_pb2.Timestamp = getattr(message, name)
+    if not _MIN_SECONDS <= stamp.seconds <= _MAX_SECONDS or not 0 <= stamp.nanos < 1_000_000_000:
+        raise InvalidArgument.for_field(
+            field or name, "is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999999Z"
+        )
     return stamp.ToDatetime(tzinfo=dt.UTC)
+
+
+def from_duration(message: Any, name: str, *, field: str | None = None) -> float | None:
+    """Return the field *name* of *message* in seconds, or None when unset.
+
+    Raise InvalidArgument when it is outside google.protobuf.Duration's range
+    or its seconds and nanos disagree in sign.
+    """
+    if not message.HasField(name):
+        return None
+    value: duration_pb2.Duration = getattr(message, name)
+    seconds, nanos = value.seconds, value.nanos
+    if (
+        not -_MAX_DURATION_SECONDS <= seconds <= _MAX_DURATION_SECONDS
+        or not -1_000_000_000 < nanos < 1_000_000_000
+        or (seconds > 0 > nanos)
+        or (seconds < 0 < nanos)
+    ):
+        raise InvalidArgument.for_field(field or name, "is not a valid google.protobuf.Duration")
+    return seconds + nanos / 1e9
 
 
 def tenant_pb(tenant: Tenant) -> tenant_admin_pb2.Tenant:
@@ -252,74 +280,88 @@ def membership_pb(membership: Membership) -> membership_pb2.Membership:
     )
 
 
-def access_profile_definition(profile: active_context_pb2.AccessProfile) -> dict[str, Any]:
-    """Return the stored definition document of an AccessProfile message."""
-    return {
-        "scope_kinds": [membership_pb2.ScopeKind.Name(k) for k in profile.scope_kinds],
-        "membership_requirements": [
-            {"relation": r.relation, "object": r.object} for r in profile.membership_requirements
-        ],
-        "min_assurance_level": common_pb2.AssuranceLevel.Name(profile.min_assurance_level),
-        "required_factor_types": list(profile.required_factor_types),
-        "max_evidence_age_s": (
-            profile.max_evidence_age.ToTimedelta().total_seconds()
-            if profile.HasField("max_evidence_age")
-            else None
+def access_profile_definition(profile: active_context_pb2.AccessProfile) -> AccessProfileDefinition:
+    """Map an AccessProfile message to the domain definition (enums and durations checked)."""
+    where = "access_profile"
+    scope_kinds = []
+    for i, number in enumerate(profile.scope_kinds):
+        kind = from_enum(
+            ScopeKind, membership_pb2.ScopeKind, "SCOPE_KIND_", number, f"{where}.scope_kinds[{i}]"
+        )
+        if kind is None:
+            raise InvalidArgument.for_field(f"{where}.scope_kinds[{i}]", "is unspecified")
+        scope_kinds.append(kind)
+    rules = []
+    for i, rule in enumerate(profile.claims_rules):
+        source = from_enum(
+            ClaimSource,
+            active_context_pb2.ClaimSource,
+            "CLAIM_SOURCE_",
+            rule.source,
+            f"{where}.claims_rules[{i}].source",
+        )
+        if source is None:
+            raise InvalidArgument.for_field(f"{where}.claims_rules[{i}].source", "is required")
+        rules.append(ClaimsRule(rule.audience, rule.claim, source, rule.source_key))
+    assurance = from_enum(
+        AssuranceLevel,
+        common_pb2.AssuranceLevel,
+        "ASSURANCE_LEVEL_",
+        profile.min_assurance_level,
+        f"{where}.min_assurance_level",
+    )
+    return AccessProfileDefinition(
+        scope_kinds=tuple(scope_kinds),
+        membership_requirements=tuple(
+            MembershipRequirement(r.relation, r.object) for r in profile.membership_requirements
         ),
-        "requires_approval": profile.requires_approval,
-        "profile_defaults": dict(profile.profile_defaults),
-        "claims_rules": [
-            {
-                "audience": r.audience,
-                "claim": r.claim,
-                "source": active_context_pb2.ClaimSource.Name(r.source),
-                "source_key": r.source_key,
-            }
-            for r in profile.claims_rules
-        ],
-        "max_active_duration_s": (
-            profile.max_active_duration.ToTimedelta().total_seconds()
-            if profile.HasField("max_active_duration")
-            else None
+        min_assurance=assurance or AssuranceLevel.NONE,
+        required_factor_types=tuple(profile.required_factor_types),
+        max_evidence_age_s=from_duration(
+            profile, "max_evidence_age", field=f"{where}.max_evidence_age"
         ),
-    }
-
-
-def _value(wrapper: Any, name: str) -> Any:
-    return wrapper.Value(name)
+        requires_approval=profile.requires_approval,
+        profile_defaults=tuple(sorted(profile.profile_defaults.items())),
+        claims_rules=tuple(rules),
+        max_active_duration_s=from_duration(
+            profile, "max_active_duration", field=f"{where}.max_active_duration"
+        ),
+    )
 
 
 def access_profile_pb(profile: AccessProfile) -> active_context_pb2.AccessProfile:
-    """Map an access profile back from its definition document."""
-    d: dict[str, Any] = dict(profile.definition)
+    """Map an access profile."""
+    d = profile.definition
     message = active_context_pb2.AccessProfile(
         access_profile_id=profile.access_profile_id,
         display_name=profile.display_name,
-        scope_kinds=[_value(membership_pb2.ScopeKind, k) for k in d.get("scope_kinds", [])],
+        scope_kinds=[to_enum(membership_pb2.ScopeKind, "SCOPE_KIND_", k) for k in d.scope_kinds],
         membership_requirements=[
-            active_context_pb2.MembershipRequirement(**r)
-            for r in d.get("membership_requirements", [])
+            active_context_pb2.MembershipRequirement(relation=r.relation, object=r.object)
+            for r in d.membership_requirements
         ],
-        min_assurance_level=_value(
-            common_pb2.AssuranceLevel, d.get("min_assurance_level", "ASSURANCE_LEVEL_UNSPECIFIED")
+        min_assurance_level=(
+            to_enum(common_pb2.AssuranceLevel, "ASSURANCE_LEVEL_", d.min_assurance)
+            if d.min_assurance is not AssuranceLevel.NONE
+            else common_pb2.ASSURANCE_LEVEL_UNSPECIFIED
         ),
-        required_factor_types=d.get("required_factor_types", []),
-        requires_approval=bool(d.get("requires_approval", False)),
-        profile_defaults=d.get("profile_defaults", {}),
+        required_factor_types=list(d.required_factor_types),
+        requires_approval=d.requires_approval,
+        profile_defaults=dict(d.profile_defaults),
         claims_rules=[
             active_context_pb2.ClaimsProjectionRule(
-                audience=r["audience"],
-                claim=r["claim"],
-                source=_value(active_context_pb2.ClaimSource, r["source"]),
-                source_key=r["source_key"],
+                audience=r.audience,
+                claim=r.claim,
+                source=to_enum(active_context_pb2.ClaimSource, "CLAIM_SOURCE_", r.source),
+                source_key=r.source_key,
             )
-            for r in d.get("claims_rules", [])
+            for r in d.claims_rules
         ],
         create_time=to_timestamp(profile.created_at),
         etag=profile.etag,
     )
-    if d.get("max_evidence_age_s") is not None:
-        message.max_evidence_age.FromTimedelta(dt.timedelta(seconds=d["max_evidence_age_s"]))
-    if d.get("max_active_duration_s") is not None:
-        message.max_active_duration.FromTimedelta(dt.timedelta(seconds=d["max_active_duration_s"]))
+    if d.max_evidence_age_s is not None:
+        message.max_evidence_age.FromTimedelta(dt.timedelta(seconds=d.max_evidence_age_s))
+    if d.max_active_duration_s is not None:
+        message.max_active_duration.FromTimedelta(dt.timedelta(seconds=d.max_active_duration_s))
     return message

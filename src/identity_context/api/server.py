@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from identitycontext.v1 import (
     active_context_pb2,
     active_context_pb2_grpc,
@@ -19,13 +18,10 @@ from identitycontext.v1 import (
     tenant_admin_pb2,
     tenant_admin_pb2_grpc,
 )
+from opentelemetry import trace
 
-from identity_context.api.interceptors import (
-    AuthenticationInterceptor,
-    CorrelationInterceptor,
-    ErrorMappingInterceptor,
-    TenantContextInterceptor,
-)
+from identity_context.api.interceptors import RequestInterceptor
+from identity_context.api.reflection import DocumentedReflection, load_files
 from identity_context.api.servicers import (
     ActiveContextServicer,
     FactExportServicer,
@@ -33,9 +29,13 @@ from identity_context.api.servicers import (
     TenantAdminServicer,
 )
 from identity_context.application.access_profiles import AccessProfiles
+from identity_context.application.accounts import Accounts
+from identity_context.application.applications import Applications
+from identity_context.application.audit_trail import AuditTrail
 from identity_context.application.memberships import MembershipAdministration
 from identity_context.application.ports import TokenVerifier
-from identity_context.application.tenant_admin import TenantAdministration
+from identity_context.application.profiles import Profiles
+from identity_context.application.tenants import Tenants
 
 __all__ = ["SERVICE_NAMES", "ServerLimits", "UseCases", "build_server", "set_serving"]
 
@@ -61,7 +61,11 @@ class ServerLimits:
 class UseCases:
     """The application services the servicers call."""
 
-    tenants: TenantAdministration
+    tenants: Tenants
+    applications: Applications
+    accounts: Accounts
+    profiles: Profiles
+    audit: AuditTrail
     memberships: MembershipAdministration
     access_profiles: AccessProfiles
 
@@ -72,31 +76,38 @@ def build_server(
     use_cases: UseCases,
     health: HealthServicer,
     limits: ServerLimits,
-    outer_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-) -> grpc.aio.Server:
-    """Assemble the server (not yet bound or started).
+    tracer: trace.Tracer | None = None,
+    access_log: bool = True,
+) -> tuple[grpc.aio.Server, RequestInterceptor]:
+    """Assemble the server (not yet bound or started) and its request interceptor.
 
-    Interceptors, outermost first: *outer_interceptors* (telemetry), correlation,
-    authentication, tenant context, error mapping.
+    The interceptor is the one pass every RPC of our services makes; health
+    and reflection bypass it and never count against the concurrency limit.
     """
+    interceptor = RequestInterceptor(
+        verifier,
+        tracer=tracer,
+        max_concurrent_rpcs=limits.max_concurrent_rpcs,
+        access_log=access_log,
+    )
     server = grpc.aio.server(
-        interceptors=[
-            *outer_interceptors,
-            CorrelationInterceptor(),
-            AuthenticationInterceptor(verifier),
-            TenantContextInterceptor(),
-            ErrorMappingInterceptor(),
-        ],
+        interceptors=[interceptor],
         options=[
             ("grpc.max_receive_message_length", limits.max_message_bytes),
             ("grpc.max_send_message_length", limits.max_message_bytes),
             ("grpc.max_metadata_size", limits.max_metadata_bytes),
             ("grpc.so_reuseport", 0),
         ],
-        maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
     )
     tenant_admin_pb2_grpc.add_TenantAdminServiceServicer_to_server(
-        TenantAdminServicer(use_cases.tenants), server
+        TenantAdminServicer(
+            use_cases.tenants,
+            use_cases.applications,
+            use_cases.accounts,
+            use_cases.profiles,
+            use_cases.audit,
+        ),
+        server,
     )
     membership_pb2_grpc.add_MembershipServiceServicer_to_server(
         MembershipServicer(use_cases.memberships), server
@@ -106,15 +117,18 @@ def build_server(
     )
     fact_export_pb2_grpc.add_FactExportServiceServicer_to_server(FactExportServicer(), server)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    reflection.enable_server_reflection(
-        (
-            *SERVICE_NAMES,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+        DocumentedReflection(
+            (
+                *SERVICE_NAMES,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
+            load_files(),
         ),
         server,
     )
-    return server
+    return server, interceptor
 
 
 async def set_serving(health: HealthServicer, serving: bool) -> None:

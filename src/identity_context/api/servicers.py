@@ -22,9 +22,14 @@ from identitycontext.v1 import (
 )
 
 from identity_context.api import mappers as m
+from identity_context.application import commands as c
 from identity_context.application.access_profiles import AccessProfiles
+from identity_context.application.accounts import Accounts
+from identity_context.application.applications import Applications
+from identity_context.application.audit_trail import AuditTrail
 from identity_context.application.memberships import MembershipAdministration
-from identity_context.application.tenant_admin import ProfileWrite, TenantAdministration
+from identity_context.application.profiles import Profiles
+from identity_context.application.tenants import Tenants
 from identity_context.domain.directory import MembershipState, ProfileLayer
 from identity_context.domain.errors import InvalidArgument
 from identity_context.domain.identifiers import ScopeKind
@@ -45,28 +50,40 @@ mb = membership_pb2
 class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
     """identitycontext.v1.TenantAdminService."""
 
-    def __init__(self, tenants: TenantAdministration) -> None:
-        self._uc = tenants
+    def __init__(
+        self,
+        tenants: Tenants,
+        applications: Applications,
+        accounts: Accounts,
+        profiles: Profiles,
+        audit: AuditTrail,
+    ) -> None:
+        self._tenants = tenants
+        self._applications = applications
+        self._accounts = accounts
+        self._profiles = profiles
+        self._audit = audit
 
     async def CreateTenant(
         self, request: ta.CreateTenantRequest, context: Context
     ) -> ta.CreateTenantResponse:
-        tenant = await self._uc.create_tenant(
-            m.invocation(context, request.request_id), request.tenant_id, request.display_name
+        tenant = await self._tenants.create(
+            m.invocation(context, request.request_id),
+            c.CreateTenant(request.tenant_id, request.display_name),
         )
         return ta.CreateTenantResponse(tenant=m.tenant_pb(tenant))
 
     async def GetTenant(
         self, request: ta.GetTenantRequest, context: Context
     ) -> ta.GetTenantResponse:
-        tenant = await self._uc.get_tenant(m.invocation(context), request.tenant_id)
+        tenant = await self._tenants.get(m.invocation(context), request.tenant_id)
         return ta.GetTenantResponse(tenant=m.tenant_pb(tenant))
 
     async def ListTenants(
         self, request: ta.ListTenantsRequest, context: Context
     ) -> ta.ListTenantsResponse:
         state = m.from_enum(TenantState, ta.TenantState, "TENANT_STATE_", request.state, "state")
-        page = await self._uc.list_tenants(
+        page = await self._tenants.list(
             m.invocation(context), request.page_size, request.page_token, state
         )
         return ta.ListTenantsResponse(
@@ -79,27 +96,24 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
         state = m.from_enum(TenantState, ta.TenantState, "TENANT_STATE_", request.state, "state")
         if state is None:
             raise InvalidArgument.for_field("state", "is required")
-        tenant = await self._uc.set_tenant_state(
+        tenant = await self._tenants.set_state(
             m.invocation(context, request.request_id),
-            request.tenant_id,
-            state,
-            request.reason,
-            request.etag,
+            c.SetTenantState(request.tenant_id, state, request.reason, request.etag),
         )
         return ta.SetTenantStateResponse(tenant=m.tenant_pb(tenant))
 
     async def BindApplication(
         self, request: ta.BindApplicationRequest, context: Context
     ) -> ta.BindApplicationResponse:
-        binding = await self._uc.bind_application(
-            m.invocation(context, request.request_id), request.application_id
+        binding = await self._applications.bind(
+            m.invocation(context, request.request_id), c.BindApplication(request.application_id)
         )
         return ta.BindApplicationResponse(binding=m.binding_pb(binding))
 
     async def ListApplications(
         self, request: ta.ListApplicationsRequest, context: Context
     ) -> ta.ListApplicationsResponse:
-        page = await self._uc.list_applications(
+        page = await self._applications.list(
             m.invocation(context), request.page_size, request.page_token
         )
         return ta.ListApplicationsResponse(
@@ -116,12 +130,9 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
             request.initial_state,
             "initial_state",
         )
-        result = await self._uc.upsert_tenant_user(
+        result = await self._accounts.upsert(
             m.invocation(context, request.request_id),
-            request.user_id,
-            request.display_name,
-            state,
-            request.etag,
+            c.UpsertTenantUser(request.user_id, request.display_name, state, request.etag),
         )
         return ta.UpsertTenantUserResponse(
             tenant_user=m.account_pb(result.account), created=result.created
@@ -130,7 +141,7 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
     async def GetTenantUser(
         self, request: ta.GetTenantUserRequest, context: Context
     ) -> ta.GetTenantUserResponse:
-        account = await self._uc.get_tenant_user(m.invocation(context), request.user_id)
+        account = await self._accounts.get(m.invocation(context), request.user_id)
         return ta.GetTenantUserResponse(tenant_user=m.account_pb(account))
 
     async def ListTenantUsers(
@@ -139,7 +150,7 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
         state = m.from_enum(
             AccountState, common_pb2.AccountState, "ACCOUNT_STATE_", request.state, "state"
         )
-        page = await self._uc.list_tenant_users(
+        page = await self._accounts.list(
             m.invocation(context), request.page_size, request.page_token, state
         )
         return ta.ListTenantUsersResponse(
@@ -154,12 +165,9 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
         )
         if state is None:
             raise InvalidArgument.for_field("state", "is required")
-        account = await self._uc.set_account_state(
+        account = await self._accounts.set_state(
             m.invocation(context, request.request_id),
-            request.user_id,
-            state,
-            request.reason,
-            request.etag,
+            c.SetAccountState(request.user_id, state, request.reason, request.etag),
         )
         return ta.SetAccountStateResponse(tenant_user=m.account_pb(account))
 
@@ -172,13 +180,15 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
         if layer is None:
             raise InvalidArgument.for_field("layer", "is required (GLOBAL or TENANT)")
         inv = m.invocation(context, request.request_id)
-        update = await self._uc.set_profile_values(
+        update = await self._profiles.set_values(
             inv,
-            user_id=request.user_id,
-            layer=layer,
-            values=[ProfileWrite(v.key, v.value, v.sensitive) for v in request.values],
-            remove_keys=list(request.remove_keys),
-            etag=request.etag,
+            c.SetProfileValues(
+                request.user_id,
+                layer,
+                tuple(c.ProfileWrite(v.key, v.value, v.sensitive) for v in request.values),
+                tuple(request.remove_keys),
+                request.etag,
+            ),
         )
         reveal = inv.actor.subject == request.user_id
         return ta.SetProfileValuesResponse(
@@ -188,7 +198,7 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
     async def GetResolvedProfile(
         self, request: ta.GetResolvedProfileRequest, context: Context
     ) -> ta.GetResolvedProfileResponse:
-        resolved = await self._uc.get_resolved_profile(
+        resolved = await self._profiles.resolve(
             m.invocation(context), request.user_id, request.access_profile_id
         )
         return ta.GetResolvedProfileResponse(values=[m.resolved_pb(v) for v in resolved.values])
@@ -196,7 +206,7 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
     async def ListAuditRecords(
         self, request: ta.ListAuditRecordsRequest, context: Context
     ) -> ta.ListAuditRecordsResponse:
-        page = await self._uc.list_audit_records(
+        page = await self._audit.list(
             m.invocation(context),
             request.page_size,
             request.page_token,
@@ -210,7 +220,7 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
     async def VerifyAuditChain(
         self, request: ta.VerifyAuditChainRequest, context: Context
     ) -> ta.VerifyAuditChainResponse:
-        return m.verification_pb(await self._uc.verify_audit_chain(m.invocation(context)))
+        return m.verification_pb(await self._audit.verify(m.invocation(context)))
 
 
 class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
@@ -224,9 +234,7 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
     ) -> mb.CreateScopeResponse:
         scope = await self._uc.create_scope(
             m.invocation(context, request.request_id),
-            request.scope_id,
-            request.parent_scope_id,
-            request.display_name,
+            c.CreateScope(request.scope_id, request.parent_scope_id, request.display_name),
         )
         return mb.CreateScopeResponse(scope=m.scope_pb(scope))
 
@@ -249,7 +257,8 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
         self, request: mb.CreateGroupRequest, context: Context
     ) -> mb.CreateGroupResponse:
         group = await self._uc.create_group(
-            m.invocation(context, request.request_id), request.group_id, request.display_name
+            m.invocation(context, request.request_id),
+            c.CreateGroup(request.group_id, request.display_name),
         )
         return mb.CreateGroupResponse(group=m.group_pb(group))
 
@@ -267,7 +276,8 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
         self, request: mb.AddGroupMemberRequest, context: Context
     ) -> mb.AddGroupMemberResponse:
         member = await self._uc.add_group_member(
-            m.invocation(context, request.request_id), request.group_id, request.user_id
+            m.invocation(context, request.request_id),
+            c.AddGroupMember(request.group_id, request.user_id),
         )
         return mb.AddGroupMemberResponse(group_member=m.group_member_pb(member))
 
@@ -275,7 +285,8 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
         self, request: mb.RemoveGroupMemberRequest, context: Context
     ) -> mb.RemoveGroupMemberResponse:
         result = await self._uc.remove_group_member(
-            m.invocation(context, request.request_id), request.group_id, request.user_id
+            m.invocation(context, request.request_id),
+            c.RemoveGroupMember(request.group_id, request.user_id),
         )
         return mb.RemoveGroupMemberResponse(removed=result.removed)
 
@@ -295,11 +306,13 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
     ) -> mb.GrantMembershipResponse:
         membership = await self._uc.grant_membership(
             m.invocation(context, request.request_id),
-            subject=request.subject,
-            relation=request.relation,
-            object_=request.object,
-            valid_from=m.from_timestamp(request, "valid_from"),
-            valid_until=m.from_timestamp(request, "valid_until"),
+            c.GrantMembership(
+                request.subject,
+                request.relation,
+                request.object,
+                m.from_timestamp(request, "valid_from"),
+                m.from_timestamp(request, "valid_until"),
+            ),
         )
         return mb.GrantMembershipResponse(membership=m.membership_pb(membership))
 
@@ -308,9 +321,7 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
     ) -> mb.RevokeMembershipResponse:
         membership = await self._uc.revoke_membership(
             m.invocation(context, request.request_id),
-            request.membership_id,
-            request.etag,
-            request.reason,
+            c.RevokeMembership(request.membership_id, request.etag, request.reason),
         )
         return mb.RevokeMembershipResponse(membership=m.membership_pb(membership))
 
@@ -347,9 +358,9 @@ class ActiveContextServicer(active_context_pb2_grpc.ActiveContextServiceServicer
         spec = request.access_profile
         created = await self._profiles.create(
             m.invocation(context, request.request_id),
-            spec.access_profile_id,
-            spec.display_name,
-            m.access_profile_definition(spec),
+            c.CreateAccessProfile(
+                spec.access_profile_id, spec.display_name, m.access_profile_definition(spec)
+            ),
         )
         return active_context_pb2.CreateAccessProfileResponse(
             access_profile=m.access_profile_pb(created)

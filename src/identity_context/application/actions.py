@@ -40,3 +40,8 @@ class Action(enum.StrEnum):
     TENANT_USER_LIST = "tenant.user.list"
     TENANT_USER_READ = "tenant.user.read"
     TENANT_USER_UPSERT = "tenant.user.upsert"
+
+    @property
+    def is_platform_root(self) -> bool:
+        """True for the platform-root operations (tenant lifecycle, catalog, GLOBAL layer)."""
+        return self.value.startswith("platform.")

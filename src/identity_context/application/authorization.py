@@ -1,4 +1,11 @@
-"""The authorization port: AuthZEN-shaped requests, and the guard privileged use cases call."""
+"""The authorization port: AuthZEN-shaped requests built from facts, and typed decisions.
+
+The facts (the actor's roles) are read by the unit of work inside the
+command's own transaction; the decision is taken there. What the
+application does differently for break-glass and operator oversight, and the
+reason of a deny, are derived here from the request's facts, never from
+policy-id strings, so an engine that names no policies behaves the same.
+"""
 
 from __future__ import annotations
 
@@ -8,32 +15,33 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from identity_context.application.actions import Action
 from identity_context.application.invocation import Invocation
-from identity_context.application.ports import Store, UnitOfWork
-from identity_context.domain.changes import ChangeContext, Decision
-from identity_context.domain.errors import (
-    ErrorReason,
-    PermissionDenied,
-    Unavailable,
+from identity_context.domain.changes import Decision
+from identity_context.domain.errors import ErrorReason, PermissionDenied, Unavailable
+from identity_context.domain.identifiers import TenantId
+from identity_context.domain.roles import (
+    BREAK_GLASS,
+    PLATFORM_OPERATOR,
+    PLATFORM_ROLES,
+    RESERVED_PLATFORM_RELATIONS,
 )
-from identity_context.domain.identifiers import PLATFORM_TENANT, ActorKind, TenantId
 
 __all__ = [
-    "PLATFORM_ROLES",
-    "TENANT_ROLES",
     "AuthorizationClient",
     "AuthorizationUnavailable",
     "Authorizer",
     "AuthzEntity",
     "AuthzRequest",
+    "Target",
+    "deny_reason",
 ]
 
 _log = logging.getLogger(__name__)
-
-# Roles are memberships: these on tenant:platform, TENANT_ROLES on the target tenant.
-PLATFORM_ROLES = ("platform-operator", "break-glass")
-TENANT_ROLES = ("tenant-admin",)
 _DEFAULT_TIMEOUT_S = 2.0
+_MEMBERSHIP_CHANGES = frozenset({Action.TENANT_MEMBERSHIP_GRANT, Action.TENANT_MEMBERSHIP_REVOKE})
+# Reasons an engine may give that say more than "denied".
+_SPECIFIC_REASONS = frozenset(ErrorReason) - {ErrorReason.PERMISSION_DENIED}
 
 
 class AuthorizationUnavailable(Exception):
@@ -90,50 +98,76 @@ class AuthorizationClient(Protocol):
         ...
 
 
+class Target:
+    """What an operation acts on: the AuthZEN resource and the tenant it lives in."""
+
+    __slots__ = ("properties", "resource_id", "resource_type", "tenant")
+
+    def __init__(
+        self, resource_type: str, resource_id: str, tenant: TenantId, **properties: Any
+    ) -> None:
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+        self.tenant = tenant
+        self.properties: Mapping[str, Any] = properties
+
+
+def deny_reason(
+    action: str,
+    target: Target,
+    *,
+    actor_tenant: TenantId,
+    roles: frozenset[str],
+    break_glass_requested: bool,
+) -> ErrorReason:
+    """Return why a deny happened, from the request's facts alone.
+
+    The platform-root boundary (platform operations, ``tenant:platform``, the
+    reserved platform relations) and the tenant boundary are known without the
+    engine's help, so the documented reasons hold with any engine.
+    """
+    if PLATFORM_OPERATOR not in roles:
+        if target.tenant.is_platform or action.startswith("platform."):
+            return ErrorReason.PLATFORM_ROOT_DENIED
+        if (
+            action in _MEMBERSHIP_CHANGES
+            and target.properties.get("relation") in RESERVED_PLATFORM_RELATIONS
+        ):
+            return ErrorReason.PLATFORM_ROOT_DENIED
+        if target.tenant != actor_tenant and not break_glass_requested:
+            return ErrorReason.CROSS_TENANT_DENIED
+    if break_glass_requested:
+        return ErrorReason.BREAK_GLASS_DENIED
+    return ErrorReason.PERMISSION_DENIED
+
+
 class Authorizer:
     """Builds the request from verified facts, asks the port, and fails closed."""
 
-    def __init__(self, client: AuthorizationClient, store: Store) -> None:
+    def __init__(self, client: AuthorizationClient) -> None:
         self._client = client
-        self._store = store
 
-    async def roles(self, invocation: Invocation, target: TenantId) -> frozenset[str]:
-        """Return the actor's roles relevant to *target*, read from the store."""
-        actor = invocation.actor
-        if actor.kind is not ActorKind.USER:
-            return frozenset()
-
-        def reader(tenant: TenantId, relations: Sequence[str]) -> Any:
-            async def read(uow: UnitOfWork) -> set[str]:
-                return await uow.memberships.relations_of(actor.subject, [str(tenant)], relations)
-
-            return read
-
-        found: set[str] = set()
-        wanted: list[tuple[TenantId, Sequence[str]]] = [(PLATFORM_TENANT, PLATFORM_ROLES)]
-        if target != PLATFORM_TENANT:
-            wanted.append((target, TENANT_ROLES))
-        for tenant, relations in wanted:
-            context = ChangeContext(tenant, actor.subject, actor.tenant, invocation.correlation_id)
-            found |= await self._store.run(context, reader(tenant, relations), read_only=True)
-        return frozenset(found)
-
-    async def require(
+    async def decide(
         self,
         invocation: Invocation,
         *,
+        roles: frozenset[str],
+        roles_tenant: TenantId,
         action: str,
-        resource: AuthzEntity,
-        resource_tenant: TenantId,
-        context: Mapping[str, Any] | None = None,
+        target: Target,
     ) -> Decision:
-        """Return the allow decision for *action* on *resource*.
+        """Return the allow decision for *action* on *target*.
 
-        Raise PermissionDenied (with the engine's reason) on deny and Unavailable
-        (AUTHZ_UNAVAILABLE) when the engine gives no usable answer.
+        *roles* are the actor's roles read in the command's transaction: those
+        on tenant:platform, and those on *roles_tenant* (which count only when
+        the target lives there). Raise PermissionDenied (with the reason) on
+        deny and Unavailable (AUTHZ_UNAVAILABLE) when the engine gives no
+        usable answer.
         """
         actor = invocation.actor
-        roles = await self.roles(invocation, resource_tenant)
+        if target.tenant != roles_tenant:
+            roles = roles.intersection(PLATFORM_ROLES)
+        break_glass_requested = bool(invocation.break_glass_reason)
         request = AuthzRequest(
             subject=AuthzEntity(
                 actor.kind.value,
@@ -147,24 +181,21 @@ class Authorizer:
             ),
             action=action,
             resource=AuthzEntity(
-                resource.type,
-                resource.id,
+                target.resource_type,
+                target.resource_id,
                 {
-                    "tenant": str(resource_tenant),
-                    "plane": "platform" if resource_tenant.is_platform else "tenant",
-                    **resource.properties,
+                    "tenant": str(target.tenant),
+                    "plane": "platform" if target.tenant.is_platform else "tenant",
+                    **target.properties,
                 },
             ),
             context={
-                "break_glass": bool(invocation.break_glass_reason),
+                "break_glass": break_glass_requested,
                 "break_glass_reason": invocation.break_glass_reason,
                 "correlation_id": invocation.correlation_id,
-                **(context or {}),
             },
         )
-        timeout = (
-            invocation.deadline_s if invocation.deadline_s is not None else (_DEFAULT_TIMEOUT_S)
-        )
+        timeout = invocation.deadline_s if invocation.deadline_s is not None else _DEFAULT_TIMEOUT_S
         try:
             decision = await asyncio.wait_for(
                 self._client.evaluate(request, timeout_s=timeout), timeout=max(timeout, 0.001)
@@ -176,11 +207,25 @@ class Authorizer:
                 reason=ErrorReason.AUTHZ_UNAVAILABLE,
             ) from exc
         if not isinstance(decision, Decision) or decision.allowed is not True:
-            reason = decision.reason if isinstance(decision, Decision) else ""
-            raise PermissionDenied(
-                f"{actor.subject} may not {action} in {resource_tenant}",
-                reason=ErrorReason(reason)
-                if reason in ErrorReason.__members__
-                else ErrorReason.PERMISSION_DENIED,
+            given = decision.reason if isinstance(decision, Decision) else ""
+            reason = (
+                ErrorReason(given)
+                if given in _SPECIFIC_REASONS
+                else deny_reason(
+                    action,
+                    target,
+                    actor_tenant=actor.tenant,
+                    roles=roles,
+                    break_glass_requested=break_glass_requested,
+                )
             )
-        return decision
+            raise PermissionDenied(
+                f"{actor.subject} may not {action} in {target.tenant}", reason=reason
+            )
+        break_glass = break_glass_requested and BREAK_GLASS in roles
+        return Decision(
+            True,
+            decision.policy_ids,
+            break_glass=break_glass,
+            oversight=break_glass or PLATFORM_OPERATOR in roles,
+        )

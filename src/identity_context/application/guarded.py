@@ -1,89 +1,100 @@
-"""The one path of every privileged use case: authorize, then one unit of work."""
+"""The one path of every privileged use case: one transaction, decision inside it, fail closed."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
-from identity_context.application.authorization import Authorizer, AuthzEntity
+from identity_context.application.actions import Action
+from identity_context.application.authorization import Authorizer, Target
+from identity_context.application.commands import Command
 from identity_context.application.idempotency import run_idempotent
 from identity_context.application.invocation import Invocation
-from identity_context.application.pagination import Page, PageRequest
+from identity_context.application.pagination import Page, PageRequest, PageTokens
 from identity_context.application.ports import Store, UnitOfWork
 from identity_context.domain.changes import Change, Decision
 from identity_context.domain.errors import ErrorReason, FailedPrecondition
 from identity_context.domain.identifiers import TenantId
 from identity_context.domain.tenancy import TenantState
 
-__all__ = ["Guarded", "Target"]
+__all__ = ["Guarded", "Target", "TargetOf"]
 
 R = TypeVar("R")
 T = TypeVar("T")
-BREAK_GLASS_POLICY = "break-glass"
-# Policies that may still change a suspended or archived tenant.
-_OVERSIGHT_POLICIES = ("platform-operator", BREAK_GLASS_POLICY)
-
-
-class Target:
-    """What an operation acts on: the AuthZEN resource and the tenant it lives in."""
-
-    __slots__ = ("properties", "resource_id", "resource_type", "tenant")
-
-    def __init__(
-        self, resource_type: str, resource_id: str, tenant: TenantId, **properties: Any
-    ) -> None:
-        self.resource_type = resource_type
-        self.resource_id = resource_id
-        self.tenant = tenant
-        self.properties: Mapping[str, Any] = properties
-
-    @property
-    def entity(self) -> AuthzEntity:
-        """The AuthZEN resource."""
-        return AuthzEntity(self.resource_type, self.resource_id, dict(self.properties))
+# The target of an operation, or how to find it in the transaction (when the
+# decision depends on stored state, e.g. the relation of a membership to revoke).
+TargetOf = Target | Callable[[UnitOfWork], Awaitable[Target]]
 
 
 class Guarded:
-    """Runs reads and mutations behind the authorization port, failing closed."""
+    """Runs reads and mutations behind the authorization port, failing closed.
 
-    def __init__(self, store: Store, authorizer: Authorizer) -> None:
+    Every call is one unit of work: the actor's roles are read by its first
+    statement, the decision is taken inside it, and a mutation takes the
+    tenant lock only after the decision, so a slow policy engine never holds
+    up the tenant's other writers.
+    """
+
+    def __init__(self, store: Store, authorizer: Authorizer, pages: PageTokens) -> None:
         self.store = store
         self.authorizer = authorizer
+        self.pages = pages
 
-    async def authorize(self, invocation: Invocation, action: str, target: Target) -> Decision:
-        """Ask the port; raise PermissionDenied / Unavailable unless allowed."""
-        return await self.authorizer.require(
-            invocation, action=action, resource=target.entity, resource_tenant=target.tenant
+    async def _decide(
+        self,
+        uow: UnitOfWork,
+        invocation: Invocation,
+        action: str,
+        target: TargetOf,
+        require: Callable[[], object] | None,
+    ) -> Decision:
+        found = target if isinstance(target, Target) else await target(uow)
+        decision = await self.authorizer.decide(
+            invocation,
+            roles=uow.actor_roles,
+            roles_tenant=uow.context.tenant,
+            action=action,
+            target=found,
         )
+        if require is not None:
+            require()
+        return decision
 
     async def read(
         self,
         invocation: Invocation,
-        action: str,
-        target: Target,
+        action: Action,
+        target: TargetOf,
         fn: Callable[[UnitOfWork], Awaitable[R]],
         *,
         tenant: TenantId | None = None,
         platform: bool = False,
-        decision: Decision | None = None,
+        require: Callable[[], object] | None = None,
     ) -> R:
-        """Authorize (unless *decision* is given), then run *fn* read-only in *tenant*."""
-        if decision is None:
-            await self.authorize(invocation, action, target)
+        """Authorize, then run *fn*, in one read-only unit of work in *tenant*.
+
+        *require* runs right after an allow (checks that come after the
+        decision, so a caller who may not do something learns only that).
+        """
+
+        async def work(uow: UnitOfWork) -> R:
+            await self._decide(uow, invocation, action, target, require)
+            return await fn(uow)
+
         context = invocation.change_context(tenant=tenant, platform=platform)
-        return await self.store.run(context, fn, read_only=True)
+        return await self.store.run(context, work, read_only=True)
 
     async def page(
         self,
         invocation: Invocation,
-        action: str,
-        target: Target,
+        action: Action,
+        target: TargetOf,
         *,
         request: PageRequest,
         key: str,
         fetch: Callable[[UnitOfWork, str, int], Awaitable[Sequence[T]]],
         platform: bool = False,
-        decision: Decision | None = None,
+        require: Callable[[], object] | None = None,
     ) -> Page[T]:
         """Authorize, then fetch one page: ``fetch(uow, after, size + 1)``, ordered by *key*.
 
@@ -94,62 +105,59 @@ class Guarded:
             return await fetch(uow, request.after, request.size + 1)
 
         found = await self.read(
-            invocation, action, target, rows, platform=platform, decision=decision
+            invocation, action, target, rows, platform=platform, require=require
         )
         return request.page(found, key)
 
     async def mutate(
         self,
         invocation: Invocation,
-        action: str,
-        target: Target,
-        *,
-        command: Any,
-        result_type: type[R],
+        command: Command,
+        target: TargetOf,
         execute: Callable[[UnitOfWork, Decision], Awaitable[R]],
+        *,
+        result_type: type[R],
+        action: Action | None = None,
         tenant: TenantId | None = None,
         platform: bool = False,
-        decision: Decision | None = None,
+        require: Callable[[], object] | None = None,
     ) -> R:
-        """Authorize, then run *execute* once per request id in one unit of work.
+        """Authorize, then run *execute* once per request id, in one unit of work.
 
-        When the break-glass policy allowed it, a ``break_glass.used`` change is
-        recorded first and every audit record of the command is flagged. A tenant
-        that is not active is read-only except for platform operators and
-        break-glass (FAILED_PRECONDITION / TENANT_NOT_ACTIVE).
+        *action* defaults to the command's; *require* runs right after an
+        allow, as for reads. After the decision the tenant lock
+        is taken. A tenant that is not active is read-only except under
+        oversight (platform operators, break-glass): FAILED_PRECONDITION /
+        TENANT_NOT_ACTIVE. When the allow used break-glass, a
+        ``break_glass.used`` change is recorded first and every audit record of
+        the command is flagged.
         """
-        if decision is None:
-            decision = await self.authorize(invocation, action, target)
-        allowed = decision
-        break_glass = BREAK_GLASS_POLICY in allowed.policy_ids
-        context = invocation.change_context(
-            tenant=tenant, platform=platform, break_glass=break_glass
-        )
-
-        oversight = any(p.startswith(_OVERSIGHT_POLICIES) for p in allowed.policy_ids)
+        act = action or command.action
 
         async def work(uow: UnitOfWork) -> R:
-            state = uow.tenant_state
-            if state is not None and state is not TenantState.ACTIVE and not oversight:
+            decision = await self._decide(uow, invocation, act, target, require)
+            lock = await uow.lock_tenant()
+            if lock.state is not TenantState.ACTIVE and not decision.oversight:
                 raise FailedPrecondition(
-                    f"{context.tenant} is {state.value}; it is read-only",
+                    f"{uow.context.tenant} is {lock.state.value}; it is read-only",
                     reason=ErrorReason.TENANT_NOT_ACTIVE,
                 )
 
             async def run() -> R:
-                if break_glass:
+                if decision.break_glass:
                     await uow.record(
                         Change(
                             "break_glass.use",
                             "break_glass.used",
-                            {"action": action, "break_glass_reason": invocation.break_glass_reason},
-                            allowed,
+                            {"action": act, "break_glass_reason": invocation.break_glass_reason},
+                            decision,
                         )
                     )
-                return await execute(uow, allowed)
+                return await execute(uow, decision)
 
             return await run_idempotent(
-                uow, operation=action, command=command, result_type=result_type, execute=run
+                uow, operation=act, command=command, result_type=result_type, execute=run
             )
 
+        context = invocation.change_context(tenant=tenant, platform=platform)
         return await self.store.run(context, work)

@@ -85,14 +85,14 @@ async def run_idempotent(
     Without a request id it just runs. With one already seen for the same
     operation, actor and command, return the stored first result without
     running anything. Raise FailedPrecondition (IDEMPOTENCY_KEY_REUSED) when
-    the id was used for a different request. The unit of work holds the tenant
-    lock, so two concurrent requests with one id are serialised.
+    the id was used for a different request. The stored result is read under
+    the tenant lock, so two concurrent requests with one id are serialised.
     """
     request_id = uow.context.request_id
     if not request_id:
         return await execute()
     digest = fingerprint(operation, uow.context.actor, command)
-    seen = await uow.idempotency.find(request_id)
+    seen = (await uow.lock_tenant()).replay
     if seen is not None:
         if seen.operation != operation or seen.fingerprint != digest:
             raise FailedPrecondition(
@@ -102,7 +102,5 @@ async def run_idempotent(
         replayed: R = decode(result_type, seen.result)
         return replayed
     result = await execute()
-    await uow.idempotency.save(
-        IdempotencyRecord(request_id, operation, digest, encode(result)), actor=uow.context.actor
-    )
+    uow.remember(IdempotencyRecord(request_id, operation, digest, encode(result)))
     return result

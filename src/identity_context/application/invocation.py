@@ -27,7 +27,7 @@ class Invocation:
     deadline_s: float | None = None
 
     def change_context(
-        self, *, tenant: TenantId | None = None, platform: bool = False, break_glass: bool = False
+        self, *, tenant: TenantId | None = None, platform: bool = False
     ) -> ChangeContext:
         """Return the unit-of-work context for a change in *tenant* (default: the target)."""
         return ChangeContext(
@@ -37,5 +37,5 @@ class Invocation:
             correlation_id=self.correlation_id,
             request_id=self.request_id,
             platform=platform,
-            break_glass_reason=self.break_glass_reason if break_glass else "",
+            break_glass_reason=self.break_glass_reason,
         )

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 import secrets
 import time
 from dataclasses import dataclass
 
 from identity_context.application.actions import Action
-from identity_context.application.guarded import Guarded, Target
+from identity_context.application.authorization import Target
+from identity_context.application.commands import (
+    AddGroupMember,
+    CreateGroup,
+    CreateScope,
+    GrantMembership,
+    RemoveGroupMember,
+    RevokeMembership,
+)
+from identity_context.application.guarded import Guarded
 from identity_context.application.invocation import Invocation
-from identity_context.application.pagination import Page, PageRequest
+from identity_context.application.pagination import Page
 from identity_context.application.ports import UnitOfWork
 from identity_context.domain.changes import Change, Decision
 from identity_context.domain.directory import (
@@ -22,6 +29,8 @@ from identity_context.domain.directory import (
     Scope,
 )
 from identity_context.domain.errors import (
+    Aborted,
+    ErrorReason,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -29,24 +38,21 @@ from identity_context.domain.errors import (
 from identity_context.domain.identifiers import (
     ScopeKind,
     parse_group_ref,
+    parse_membership_id,
+    parse_relation,
     parse_scope_ref,
     parse_user_ref,
 )
 from identity_context.domain.tenancy import check_etag
+from identity_context.domain.text import MAX_DISPLAY_NAME, MAX_REASON, check_text
 
 __all__ = ["MembershipAdministration", "RemoveResult"]
 
-_RELATION = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _PARENT_KIND = {
     ScopeKind.REALM: ScopeKind.TENANT,
     ScopeKind.SERVICE_AREA: ScopeKind.REALM,
     ScopeKind.ASSET: ScopeKind.SERVICE_AREA,
 }
-
-
-def _check_relation(relation: str) -> None:
-    if not _RELATION.fullmatch(relation):
-        raise InvalidArgument.for_field("relation", "must match [a-z][a-z0-9_-]{0,62}")
 
 
 def _new_membership_id() -> str:
@@ -69,29 +75,29 @@ class MembershipAdministration:
 
     # ---- scopes -----------------------------------------------------------
 
-    async def create_scope(
-        self, inv: Invocation, scope_id: str, parent_scope_id: str, display_name: str
-    ) -> Scope:
+    async def create_scope(self, inv: Invocation, cmd: CreateScope) -> Scope:
         """Create a realm (under the tenant), service area (under a realm) or asset."""
-        scope = parse_scope_ref(scope_id, tenant=inv.tenant)
+        scope = parse_scope_ref(cmd.scope_id, tenant=inv.tenant)
         if scope.kind is ScopeKind.TENANT:
             raise InvalidArgument.for_field("scope_id", "the tenant itself is not created")
         parent = parse_scope_ref(
-            parent_scope_id or str(inv.tenant), tenant=inv.tenant, field="parent_scope_id"
+            cmd.parent_scope_id or str(inv.tenant), tenant=inv.tenant, field="parent_scope_id"
         )
         if parent.kind is not _PARENT_KIND[scope.kind]:
             raise InvalidArgument.for_field(
                 "parent_scope_id",
                 f"a {scope.kind.value} scope needs a {_PARENT_KIND[scope.kind].value} parent",
             )
-        target = Target("scope", str(scope), inv.tenant)
+        display_name = check_text(
+            cmd.display_name, field="display_name", max_length=MAX_DISPLAY_NAME
+        )
 
         async def execute(uow: UnitOfWork, allowed: Decision) -> Scope:
             parent_key = None if parent.kind is ScopeKind.TENANT else str(parent)
             created = await uow.scopes.insert(str(scope), scope.kind, parent_key, display_name)
             await uow.record(
                 Change(
-                    Action.TENANT_SCOPE_CREATE,
+                    cmd.action,
                     "scope.created",
                     {
                         "scope_id": str(scope),
@@ -105,12 +111,7 @@ class MembershipAdministration:
             return created
 
         return await self._g.mutate(
-            inv,
-            Action.TENANT_SCOPE_CREATE,
-            target,
-            command=(str(scope), str(parent), display_name),
-            result_type=Scope,
-            execute=execute,
+            inv, cmd, Target("scope", str(scope), inv.tenant), execute, result_type=Scope
         )
 
     async def list_scopes(
@@ -127,8 +128,7 @@ class MembershipAdministration:
             if parent_scope_id
             else None
         )
-        page = PageRequest.parse(inv.tenant, page_size, page_token, "scopes", parent, kind)
-
+        page = self._g.pages.parse(inv.tenant, "scopes", page_size, page_token, parent, kind)
         return await self._g.page(
             inv,
             Action.TENANT_SCOPE_LIST,
@@ -142,15 +142,18 @@ class MembershipAdministration:
 
     # ---- groups -----------------------------------------------------------
 
-    async def create_group(self, inv: Invocation, group_id: str, display_name: str) -> Group:
+    async def create_group(self, inv: Invocation, cmd: CreateGroup) -> Group:
         """Create a group."""
-        group = parse_group_ref(group_id, tenant=inv.tenant)
+        group = parse_group_ref(cmd.group_id, tenant=inv.tenant)
+        display_name = check_text(
+            cmd.display_name, field="display_name", max_length=MAX_DISPLAY_NAME
+        )
 
         async def execute(uow: UnitOfWork, allowed: Decision) -> Group:
             created = await uow.groups.insert(group, display_name)
             await uow.record(
                 Change(
-                    Action.TENANT_GROUP_CREATE,
+                    cmd.action,
                     "group.created",
                     {"group_id": group, "display_name": display_name},
                     allowed,
@@ -159,18 +162,12 @@ class MembershipAdministration:
             return created
 
         return await self._g.mutate(
-            inv,
-            Action.TENANT_GROUP_CREATE,
-            Target("group", group, inv.tenant),
-            command=(group, display_name),
-            result_type=Group,
-            execute=execute,
+            inv, cmd, Target("group", group, inv.tenant), execute, result_type=Group
         )
 
     async def list_groups(self, inv: Invocation, page_size: int, page_token: str) -> Page[Group]:
         """List groups with their member counts."""
-        page = PageRequest.parse(inv.tenant, page_size, page_token, "groups")
-
+        page = self._g.pages.parse(inv.tenant, "groups", page_size, page_token)
         return await self._g.page(
             inv,
             Action.TENANT_GROUP_LIST,
@@ -180,16 +177,16 @@ class MembershipAdministration:
             fetch=lambda uow, after, limit: uow.groups.list(after=after, limit=limit),
         )
 
-    async def add_group_member(self, inv: Invocation, group_id: str, user_id: str) -> GroupMember:
+    async def add_group_member(self, inv: Invocation, cmd: AddGroupMember) -> GroupMember:
         """Add a user (with an account in the tenant) to a group."""
-        group = parse_group_ref(group_id, tenant=inv.tenant)
-        user = parse_user_ref(user_id)
+        group = parse_group_ref(cmd.group_id, tenant=inv.tenant)
+        user = parse_user_ref(cmd.user_id)
 
         async def execute(uow: UnitOfWork, allowed: Decision) -> GroupMember:
             member = await uow.groups.add_member(group, user)
             await uow.record(
                 Change(
-                    Action.TENANT_GROUP_MEMBER_ADD,
+                    cmd.action,
                     "group_member.added",
                     {"group_id": group, "user_id": user},
                     allowed,
@@ -199,19 +196,16 @@ class MembershipAdministration:
 
         return await self._g.mutate(
             inv,
-            Action.TENANT_GROUP_MEMBER_ADD,
+            cmd,
             Target("group_member", f"{group}#{user}", inv.tenant, target_user=user),
-            command=(group, user),
+            execute,
             result_type=GroupMember,
-            execute=execute,
         )
 
-    async def remove_group_member(
-        self, inv: Invocation, group_id: str, user_id: str
-    ) -> RemoveResult:
+    async def remove_group_member(self, inv: Invocation, cmd: RemoveGroupMember) -> RemoveResult:
         """Remove a user from a group; removing a non-member changes nothing."""
-        group = parse_group_ref(group_id, tenant=inv.tenant)
-        user = parse_user_ref(user_id)
+        group = parse_group_ref(cmd.group_id, tenant=inv.tenant)
+        user = parse_user_ref(cmd.user_id)
 
         async def execute(uow: UnitOfWork, allowed: Decision) -> RemoveResult:
             if not await uow.groups.exists(group):
@@ -220,7 +214,7 @@ class MembershipAdministration:
             if removed:
                 await uow.record(
                     Change(
-                        Action.TENANT_GROUP_MEMBER_REMOVE,
+                        cmd.action,
                         "group_member.removed",
                         {"group_id": group, "user_id": user},
                         allowed,
@@ -230,11 +224,10 @@ class MembershipAdministration:
 
         return await self._g.mutate(
             inv,
-            Action.TENANT_GROUP_MEMBER_REMOVE,
+            cmd,
             Target("group_member", f"{group}#{user}", inv.tenant, target_user=user),
-            command=(group, user),
+            execute,
             result_type=RemoveResult,
-            execute=execute,
         )
 
     async def list_group_members(
@@ -242,7 +235,7 @@ class MembershipAdministration:
     ) -> Page[GroupMember]:
         """List a group's members."""
         group = parse_group_ref(group_id, tenant=inv.tenant)
-        page = PageRequest.parse(inv.tenant, page_size, page_token, "members", group)
+        page = self._g.pages.parse(inv.tenant, "members", page_size, page_token, group)
 
         async def read(uow: UnitOfWork) -> list[GroupMember] | None:
             if not await uow.groups.exists(group):
@@ -266,20 +259,12 @@ class MembershipAdministration:
             return parse_group_ref(subject, tenant=inv.tenant, field="subject")
         return parse_user_ref(subject, field="subject")
 
-    async def grant_membership(
-        self,
-        inv: Invocation,
-        *,
-        subject: str,
-        relation: str,
-        object_: str,
-        valid_from: dt.datetime | None,
-        valid_until: dt.datetime | None,
-    ) -> Membership:
-        """Grant *subject* the *relation* on *object_* (the tenant or one of its scopes)."""
-        who = self._subject(inv, subject)
-        _check_relation(relation)
-        what = str(parse_scope_ref(object_, tenant=inv.tenant, field="object"))
+    async def grant_membership(self, inv: Invocation, cmd: GrantMembership) -> Membership:
+        """Grant *subject* the *relation* on *object* (the tenant or one of its scopes)."""
+        who = self._subject(inv, cmd.subject)
+        relation = parse_relation(cmd.relation)
+        what = str(parse_scope_ref(cmd.object, tenant=inv.tenant, field="object"))
+        valid_from, valid_until = cmd.valid_from, cmd.valid_until
         if valid_from and valid_until and valid_until <= valid_from:
             raise InvalidArgument.for_field("valid_until", "must be after valid_from")
         target = Target(
@@ -297,7 +282,7 @@ class MembershipAdministration:
             )
             await uow.record(
                 Change(
-                    Action.TENANT_MEMBERSHIP_GRANT,
+                    cmd.action,
                     "membership.granted",
                     {
                         "membership_id": granted.membership_id,
@@ -312,56 +297,49 @@ class MembershipAdministration:
             )
             return granted
 
-        return await self._g.mutate(
-            inv,
-            Action.TENANT_MEMBERSHIP_GRANT,
-            target,
-            command=(who, relation, what, valid_from, valid_until),
-            result_type=Membership,
-            execute=execute,
-        )
+        return await self._g.mutate(inv, cmd, target, execute, result_type=Membership)
 
-    async def revoke_membership(
-        self, inv: Invocation, membership_id: str, etag: str, reason: str
-    ) -> Membership:
-        """Revoke a membership; the relation takes part in the authorization."""
-        if not membership_id or len(membership_id) > 64:
-            raise InvalidArgument.for_field("membership_id", "is required")
+    async def revoke_membership(self, inv: Invocation, cmd: RevokeMembership) -> Membership:
+        """Revoke a membership; its relation and subject take part in the authorization."""
+        membership_id = parse_membership_id(cmd.membership_id)
+        reason = check_text(cmd.reason, field="reason", max_length=MAX_REASON)
+        current: Membership | None = None
 
-        async def peek(uow: UnitOfWork) -> Membership | None:
-            return await uow.memberships.get(membership_id)
-
-        # Read first so the relation is part of the decision; the decision never
-        # depends on whether the id exists, so it is no existence oracle.
-        current = await self._g.store.run(inv.change_context(), peek, read_only=True)
-        target = Target(
-            "membership",
-            membership_id,
-            inv.tenant,
-            relation=current.relation if current else "",
-            subject=current.subject if current else "",
-        )
-        decision = await self._g.authorize(inv, Action.TENANT_MEMBERSHIP_REVOKE, target)
-        if current is None:
-            raise NotFound(f"membership {membership_id} not found")
+        async def target(uow: UnitOfWork) -> Target:
+            # Read in the command's transaction so the relation is part of the
+            # decision; the decision never depends on whether the id exists,
+            # so it is no existence oracle.
+            nonlocal current
+            current = await uow.memberships.get(membership_id)
+            return Target(
+                "membership",
+                membership_id,
+                inv.tenant,
+                relation=current.relation if current else "",
+                subject=current.subject if current else "",
+            )
 
         async def execute(uow: UnitOfWork, allowed: Decision) -> Membership:
-            latest = await uow.memberships.get(membership_id)
-            if latest is None:
+            if current is None:
                 raise NotFound(f"membership {membership_id} not found")
-            check_etag(etag, latest.etag)
-            if latest.state is MembershipState.REVOKED:
+            check_etag(cmd.etag, current.etag)
+            if current.state is MembershipState.REVOKED:
                 raise FailedPrecondition(f"membership {membership_id} is already revoked")
-            revoked = await uow.memberships.revoke(membership_id)
+            revoked = await uow.memberships.revoke(membership_id, current.version)
+            if revoked is None:
+                raise Aborted(
+                    f"membership {membership_id} changed concurrently",
+                    reason=ErrorReason.ETAG_MISMATCH,
+                )
             await uow.record(
                 Change(
-                    Action.TENANT_MEMBERSHIP_REVOKE,
+                    cmd.action,
                     "membership.revoked",
                     {
                         "membership_id": membership_id,
-                        "subject": latest.subject,
-                        "relation": latest.relation,
-                        "object": latest.object,
+                        "subject": current.subject,
+                        "relation": current.relation,
+                        "object": current.object,
                         "reason": reason,
                     },
                     allowed,
@@ -369,15 +347,7 @@ class MembershipAdministration:
             )
             return revoked
 
-        return await self._g.mutate(
-            inv,
-            Action.TENANT_MEMBERSHIP_REVOKE,
-            target,
-            command=(membership_id, etag, reason),
-            result_type=Membership,
-            execute=execute,
-            decision=decision,
-        )
+        return await self._g.mutate(inv, cmd, target, execute, result_type=Membership)
 
     async def list_memberships(
         self,
@@ -394,12 +364,11 @@ class MembershipAdministration:
         who = self._subject(inv, subject) if subject else ""
         what = str(parse_scope_ref(object_, tenant=inv.tenant, field="object")) if object_ else ""
         if relation:
-            _check_relation(relation)
+            parse_relation(relation)
         wanted = state or MembershipState.ACTIVE
-        page = PageRequest.parse(
-            inv.tenant, page_size, page_token, "memberships", who, what, relation, wanted
+        page = self._g.pages.parse(
+            inv.tenant, "memberships", page_size, page_token, who, what, relation, wanted
         )
-
         return await self._g.page(
             inv,
             Action.TENANT_MEMBERSHIP_LIST,

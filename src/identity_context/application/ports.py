@@ -35,10 +35,10 @@ __all__ = [
     "AuditRepository",
     "Clock",
     "IdempotencyRecord",
-    "IdempotencyRepository",
     "OutboxEvent",
     "OutboxRepository",
     "Store",
+    "TenantLock",
     "TenantRepository",
     "TokenVerifier",
     "UnitOfWork",
@@ -145,6 +145,12 @@ class ProfileRepository(Protocol):
         """Return the user's values, ordered by key."""
         ...
 
+    async def resolution_layers(
+        self, user_id: str
+    ) -> tuple[list[ProfileValue], list[ProfileValue]]:
+        """Return the user's GLOBAL values and this tenant's values, each ordered by key."""
+        ...
+
     async def version(self, user_id: str) -> str:
         """Return the etag of the user's values."""
         ...
@@ -226,8 +232,8 @@ class MembershipRepository(Protocol):
         """Return the membership, or None."""
         ...
 
-    async def revoke(self, membership_id: str) -> Membership:
-        """Revoke a membership."""
+    async def revoke(self, membership_id: str, expected_version: int) -> Membership | None:
+        """Revoke an active membership at *expected_version*; None when it is not."""
         ...
 
     async def list(
@@ -310,24 +316,26 @@ class IdempotencyRecord:
     result: Mapping[str, Any]
 
 
-class IdempotencyRepository(Protocol):
-    """Request ids already seen in the tenant."""
+@dataclass(frozen=True, slots=True)
+class TenantLock:
+    """What a writing unit of work learns when it takes the tenant lock.
 
-    async def find(self, request_id: str) -> IdempotencyRecord | None:
-        """Return the record of *request_id*, or None."""
-        ...
+    ``state`` is the tenant's state under the lock; ``replay`` the first result
+    of the command's request id, when one was stored.
+    """
 
-    async def save(self, record: IdempotencyRecord, actor: str) -> None:
-        """Store the first result of a request id."""
-        ...
+    state: TenantState
+    replay: IdempotencyRecord | None
 
 
 class UnitOfWork(Protocol):
     """One command = one transaction in one tenant.
 
-    Leaving it without ``commit()`` rolls everything back. ``record()`` assigns
-    the next gapless sequence number of the tenant and writes the audit record
-    and the outbox event of the change in the same transaction.
+    Entering it reads the facts the policy decision needs (``actor_roles``)
+    inside the transaction. Leaving it without ``commit()`` rolls everything
+    back. ``record()`` assigns the next gapless sequence number of the tenant
+    (taking the tenant lock, once) and the audit record and the outbox event
+    of the change are written in the same transaction.
     """
 
     @property
@@ -336,8 +344,16 @@ class UnitOfWork(Protocol):
         ...
 
     @property
-    def tenant_state(self) -> TenantState | None:
-        """The tenant's state, read under the lock of a writing unit of work (else None)."""
+    def actor_roles(self) -> frozenset[str]:
+        """The actor's roles on tenant:platform and on the unit of work's tenant."""
+        ...
+
+    async def lock_tenant(self) -> TenantLock:
+        """Take the tenant row lock (once); raise NotFound when the tenant does not exist."""
+        ...
+
+    def remember(self, record: IdempotencyRecord) -> None:
+        """Store the first result of the command's request id with its changes."""
         ...
 
     @property
@@ -395,17 +411,16 @@ class UnitOfWork(Protocol):
         """Outbox events (read)."""
         ...
 
-    @property
-    def idempotency(self) -> IdempotencyRepository:
-        """Request ids already seen."""
-        ...
-
     async def record(self, change: Change) -> RecordedChange:
         """Write the audit record and outbox event of *change*; return its seq."""
         ...
 
     async def commit(self) -> None:
-        """Commit the transaction."""
+        """Write the recorded changes and commit the transaction.
+
+        The actor's roles are read again under the tenant lock; when they
+        changed since the decision, the store retries the whole command.
+        """
         ...
 
 

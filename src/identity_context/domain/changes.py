@@ -65,13 +65,20 @@ AUDIT_FIELD_ALLOW_LIST = frozenset(
 class Decision:
     """The authorization port's answer for one operation.
 
-    ``policy_ids`` are the policies that decided; ``reason`` names why a deny
-    happened (an ErrorReason value such as ``PLATFORM_ROOT_DENIED``).
+    ``policy_ids`` are the policies that decided (a remote engine may name
+    none); ``reason`` names why a deny happened (an ErrorReason value such as
+    ``PLATFORM_ROOT_DENIED``). ``break_glass`` and ``oversight`` are facts the
+    application derives from the request, never from policy ids: the allow
+    used break-glass (every such change is flagged in the audit trail), and
+    the actor oversees the platform (platform operator or break-glass), so a
+    suspended tenant stays writable for them.
     """
 
     allowed: bool
     policy_ids: tuple[str, ...] = ()
     reason: str = ""
+    break_glass: bool = False
+    oversight: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +86,8 @@ class ChangeContext:
     """Who changes what, where: the context a unit of work records with every change.
 
     ``platform`` marks a platform-plane command that may use the explicit
-    cross-tenant path; ``break_glass_reason`` is set when the actor acts under
-    break-glass.
+    cross-tenant path; ``break_glass_reason`` is the break-glass reason the
+    request gave (recorded only with changes whose decision used break-glass).
     """
 
     tenant: TenantId
@@ -118,7 +125,11 @@ class RecordedChange:
 
 def _scrub(value: Any, sensitive: Collection[str]) -> Any:
     if isinstance(value, str):
-        return REDACTED if value in sensitive else value
+        # Longest first, so a value that contains another is replaced whole.
+        for secret in sensitive:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
     if isinstance(value, Mapping):
         return {str(k): _scrub(v, sensitive) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -131,8 +142,11 @@ def _scrub(value: Any, sensitive: Collection[str]) -> Any:
 
 
 def redact(summary: Mapping[str, Any], sensitive_values: Collection[str] = ()) -> dict[str, Any]:
-    """Return *summary* with fields off the allow-list and every sensitive value redacted."""
-    sensitive = {v for v in sensitive_values if v}
+    """Return *summary* with fields off the allow-list and every sensitive value redacted.
+
+    A sensitive value is replaced wherever it occurs, inside longer free text too.
+    """
+    sensitive = sorted({v for v in sensitive_values if v}, key=len, reverse=True)
     return {
         str(key): _scrub(value, sensitive) if key in AUDIT_FIELD_ALLOW_LIST else REDACTED
         for key, value in summary.items()

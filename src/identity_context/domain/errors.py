@@ -58,6 +58,7 @@ class ErrorReason(enum.StrEnum):
     FACTS_TOKEN_INVALID = "FACTS_TOKEN_INVALID"
     TENANT_NOT_ACTIVE = "TENANT_NOT_ACTIVE"
     BREAK_GLASS_DENIED = "BREAK_GLASS_DENIED"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
 
 
 @dataclass(frozen=True, slots=True)

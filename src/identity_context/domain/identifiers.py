@@ -18,8 +18,12 @@ __all__ = [
     "parse_application_ref",
     "parse_group_ref",
     "parse_hat_ref",
+    "parse_membership_id",
     "parse_profile_ref",
+    "parse_relation",
+    "parse_request_id",
     "parse_scope_ref",
+    "parse_service_ref",
     "parse_tenant_id",
     "parse_user_ref",
 ]
@@ -37,6 +41,9 @@ _GROUP_RE = re.compile(rf"group:(?P<slug>{_SLUG})/(?P<name>{_NAME})")
 _SCOPE_RE = re.compile(rf"(?P<kind>realm|service|asset):(?P<slug>{_SLUG})/(?P<path>{_PATH})")
 _PROFILE_RE = re.compile(rf"profile:(?P<slug>{_SLUG})/(?P<name>{_NAME})")
 _APP_RE = re.compile(rf"app:(?P<name>{_NAME})")
+_RELATION_RE = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_MEMBERSHIP_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -205,4 +212,39 @@ def parse_application_ref(value: str, *, field: str = "application_id") -> str:
     """Return *value* when it is ``app:<name>``; raise InvalidArgument otherwise."""
     if _match(_APP_RE, value) is None:
         raise _invalid(field, value, "an application reference app:<name>")
+    return value
+
+
+def parse_service_ref(value: str, *, field: str = "audience") -> str:
+    """Return *value* when it is a service principal ``service:<name>``; raise InvalidArgument."""
+    if _match(_SERVICE_RE, value) is None:
+        raise _invalid(field, value, "a service principal service:<name>")
+    return value
+
+
+def parse_relation(value: str, *, field: str = "relation") -> str:
+    """Return *value* when it is a relation (role) name: lower-case ASCII, digits, ``-``, ``_``.
+
+    Raise InvalidArgument otherwise.
+    """
+    if _match(_RELATION_RE, value) is None:
+        raise _invalid(field, value, "a relation matching [a-z][a-z0-9_-]{0,62}")
+    return value
+
+
+def parse_membership_id(value: str, *, field: str = "membership_id") -> str:
+    """Return *value* when it is a membership id; raise InvalidArgument otherwise."""
+    if _match(_MEMBERSHIP_ID_RE, value) is None:
+        raise _invalid(field, value, "a membership id")
+    return value
+
+
+def parse_request_id(value: str, *, field: str = "request_id") -> str:
+    """Return *value* (empty: none) when it is a valid idempotency key; raise InvalidArgument.
+
+    A request id is 1-128 printable ASCII characters from ``[A-Za-z0-9._:@/+=-]``
+    (UUIDs, ULIDs and base64 keys fit).
+    """
+    if value and _match(_REQUEST_ID_RE, value) is None:
+        raise _invalid(field, value, "a request id of [A-Za-z0-9._:@/+=-], at most 128 long")
     return value

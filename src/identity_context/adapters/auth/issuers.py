@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,7 @@ import jwt
 
 from identity_context.adapters.auth.jwks import JwksKeySource, KeySource
 from identity_context.domain.actors import Actor, AssuranceLevel
-from identity_context.domain.errors import InvalidArgument, Unauthenticated
+from identity_context.domain.errors import ErrorReason, InvalidArgument, Unauthenticated
 from identity_context.domain.identifiers import parse_actor_ref, parse_tenant_id
 
 __all__ = [
@@ -103,11 +106,27 @@ def load_issuers_file(path: Path) -> list[TrustedIssuer]:
 
 
 class JwtTokenVerifier:
-    """Verifies bearer JWTs against a fixed list of trusted issuers (a TokenVerifier)."""
+    """Verifies bearer JWTs against a fixed list of trusted issuers (a TokenVerifier).
 
-    def __init__(self, issuers: Sequence[TrustedIssuer], *, leeway_s: float = 30.0) -> None:
+    Verified tokens are cached (bounded LRU, keyed by the SHA-256 of the whole
+    token) until their ``exp``, never beyond it and never with the leeway: a
+    repeated token skips the signature check. Only tokens that verified are
+    cached, so the cache cannot turn a rejected token into an accepted one.
+    """
+
+    def __init__(
+        self,
+        issuers: Sequence[TrustedIssuer],
+        *,
+        leeway_s: float = 30.0,
+        cache_size: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._issuers = {issuer.issuer: issuer for issuer in issuers}
         self._leeway = leeway_s
+        self._cache: OrderedDict[bytes, tuple[Actor, float]] = OrderedDict()
+        self._cache_size = cache_size
+        self._clock = clock
 
     @property
     def issuers(self) -> tuple[str, ...]:
@@ -119,8 +138,24 @@ class JwtTokenVerifier:
 
         Raise Unauthenticated on any failure: malformed token, untrusted issuer,
         algorithm off the issuer's list, unknown key, bad signature, wrong audience,
-        outside its time window, or missing/invalid ``sub``/``tenant`` claims.
+        outside its time window (reason TOKEN_EXPIRED once ``exp`` passed), or
+        missing/invalid ``sub``/``tenant`` claims.
         """
+        key = hashlib.sha256(token.encode()).digest()
+        cached = self._cache.get(key)
+        if cached is not None:
+            actor, expires = cached
+            if self._clock() < expires:
+                self._cache.move_to_end(key)
+                return actor
+            del self._cache[key]
+        actor, expires = await self._verify(token)
+        self._cache[key] = (actor, expires)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return actor
+
+    async def _verify(self, token: str) -> tuple[Actor, float]:
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -145,9 +180,11 @@ class JwtTokenVerifier:
                 leeway=self._leeway,
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("token has expired", reason=ErrorReason.TOKEN_EXPIRED) from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"token rejected: {exc}") from exc
-        return _actor(claims, issuer.issuer)
+        return _actor(claims, issuer.issuer), float(claims["exp"])
 
 
 def _actor(claims: Mapping[str, Any], issuer: str) -> Actor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
@@ -13,7 +14,6 @@ from identity_context.application.authorization import (
     AuthzRequest,
 )
 from identity_context.domain.changes import Decision
-from identity_context.domain.errors import ErrorReason
 
 __all__ = ["CedarAuthorizationClient", "load_policy_texts"]
 
@@ -32,7 +32,7 @@ _RESOURCE_TYPES = {
     "access_profile": "AccessProfile",
     "audit_trail": "AuditTrail",
 }
-_CONTEXT_KEYS = ("break_glass", "break_glass_reason", "correlation_id")
+_MEMO_SIZE = 16384
 
 
 def load_policy_texts() -> tuple[str, str]:
@@ -44,21 +44,15 @@ def load_policy_texts() -> tuple[str, str]:
     )
 
 
-def _deny_reason(policy_ids: Sequence[str], request: AuthzRequest) -> str:
-    if any(p.startswith("platform-root.") for p in policy_ids):
-        return ErrorReason.PLATFORM_ROOT_DENIED.value
-    if "cross-tenant" in policy_ids:
-        return ErrorReason.CROSS_TENANT_DENIED.value
-    if request.context.get("break_glass"):
-        return ErrorReason.BREAK_GLASS_DENIED.value
-    return ErrorReason.PERMISSION_DENIED.value
-
-
 class CedarAuthorizationClient:
     """Evaluates AuthZEN-shaped requests with Cedar; policies and schema are parsed once.
 
-    Raise ValueError at construction when the policies do not validate against
-    the schema (the manifest), so a broken policy set never serves.
+    Decisions are memoized on their complete Cedar input (principal and its
+    attributes, action, resource and its attributes, context): the policy set
+    is fixed for the life of the process, so the same input has the same
+    answer. The memo is a bounded LRU. Raise ValueError at construction when
+    the policies do not validate against the schema (the manifest), so a
+    broken policy set never serves.
     """
 
     def __init__(self, schema_text: str | None = None, policy_text: str | None = None) -> None:
@@ -70,6 +64,7 @@ class CedarAuthorizationClient:
             raise ValueError(f"Cedar policies do not validate: {validation.errors}")
         self._schema = cedarpy.Schema.from_str(schema_text)
         self._policies = cedarpy.PolicySet.from_str(policy_text)
+        self._memo: OrderedDict[tuple[Any, ...], Decision] = OrderedDict()
 
     def _cedar_request(self, request: AuthzRequest) -> tuple[dict[str, Any], list[Any]]:
         principal_type = _PRINCIPAL_TYPES.get(request.subject.type)
@@ -99,12 +94,42 @@ class CedarAuthorizationClient:
             "principal": principal,
             "action": {"type": f"{_NAMESPACE}::Action", "id": request.action},
             "resource": resource,
-            "context": {key: request.context.get(key, "") for key in _CONTEXT_KEYS},
+            "context": {
+                "break_glass": bool(request.context.get("break_glass")),
+                "break_glass_reason": str(request.context.get("break_glass_reason", "")),
+            },
         }
-        cedar["context"]["break_glass"] = bool(request.context.get("break_glass"))
         return cedar, entities
 
+    @staticmethod
+    def _key(request: AuthzRequest) -> tuple[Any, ...]:
+        subject, resource, context = request.subject, request.resource, request.context
+        return (
+            subject.type,
+            subject.id,
+            tuple(sorted((k, _frozen(v)) for k, v in subject.properties.items())),
+            request.action,
+            resource.type,
+            resource.id,
+            tuple(sorted((k, _frozen(v)) for k, v in resource.properties.items())),
+            bool(context.get("break_glass")),
+            str(context.get("break_glass_reason", "")),
+        )
+
     def _decide(self, request: AuthzRequest) -> Decision:
+        key = self._key(request)
+        memo = self._memo
+        found = memo.get(key)
+        if found is not None:
+            memo.move_to_end(key)
+            return found
+        decision = self._evaluate(request)
+        memo[key] = decision
+        if len(memo) > _MEMO_SIZE:
+            memo.popitem(last=False)
+        return decision
+
+    def _evaluate(self, request: AuthzRequest) -> Decision:
         cedar, entities = self._cedar_request(request)
         result = cedarpy.is_authorized(cedar, self._policies, entities, schema=self._schema)
         if result.diagnostics.errors:
@@ -114,7 +139,7 @@ class CedarAuthorizationClient:
         if result.decision is cedarpy.Decision.Allow:
             return Decision(True, policy_ids)
         if result.decision is cedarpy.Decision.Deny:
-            return Decision(False, policy_ids, _deny_reason(policy_ids, request))
+            return Decision(False, policy_ids)
         raise AuthorizationUnavailable(f"Cedar gave no decision: {result.decision}")
 
     async def evaluate(self, request: AuthzRequest, *, timeout_s: float) -> Decision:
@@ -126,3 +151,12 @@ class CedarAuthorizationClient:
     ) -> list[Decision]:
         """Evaluate requests in order."""
         return [self._decide(request) for request in requests]
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable form of an attribute value (lists become tuples)."""
+    if isinstance(value, list | tuple | set | frozenset):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    return value

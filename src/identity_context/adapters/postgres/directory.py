@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from identity_context.adapters.postgres.repositories import (
-    Connection,
-    Row,
-    fetch_all,
-    fetch_one,
-    tenant_from_row,
-)
+from identity_context.adapters.postgres.repositories import Row, Session, tenant_from_row
 from identity_context.domain.directory import (
     AccessProfile,
+    AccessProfileDefinition,
     ApplicationBinding,
     Group,
     GroupMember,
@@ -26,7 +20,6 @@ from identity_context.domain.directory import (
     ProfileValue,
     Scope,
 )
-from identity_context.domain.errors import NotFound
 from identity_context.domain.identifiers import ScopeKind, TenantId
 from identity_context.domain.tenancy import Tenant, TenantState
 
@@ -42,8 +35,8 @@ __all__ = [
 
 
 class _Repository:
-    def __init__(self, conn: Connection, tenant: TenantId) -> None:
-        self._conn = conn
+    def __init__(self, db: Session, tenant: TenantId) -> None:
+        self._db = db
         self._tenant = tenant
         self._tid = str(tenant)
 
@@ -53,17 +46,14 @@ class PgPlatformTenants(_Repository):
 
     async def get(self, tenant_id: TenantId) -> Tenant | None:
         """Return any tenant, or None."""
-        row = await fetch_one(
-            self._conn, "SELECT * FROM platform_get_tenant(%s)", (str(tenant_id),)
-        )
+        row = await self._db.fetch_one("SELECT * FROM platform_get_tenant(%s)", (str(tenant_id),))
         return tenant_from_row(row) if row else None
 
     async def set_state(
         self, tenant_id: TenantId, state: TenantState, expected_version: int | None
     ) -> Tenant | None:
         """Change a tenant's state; None when absent or the version differs."""
-        row = await fetch_one(
-            self._conn,
+        row = await self._db.fetch_one(
             "SELECT * FROM platform_set_tenant_state(%s, %s, %s)",
             (str(tenant_id), state.value, expected_version),
         )
@@ -81,13 +71,13 @@ class PgApplicationRepository(_Repository):
 
     async def catalog_entry(self, application_id: str) -> Row | None:
         """Return the catalog row of *application_id*, or None."""
-        return await fetch_one(
-            self._conn, "SELECT * FROM applications WHERE application_id = %s", (application_id,)
+        return await self._db.fetch_one(
+            "SELECT * FROM applications WHERE application_id = %s", (application_id,)
         )
 
     async def bind(self, application_id: str) -> ApplicationBinding:
         """Bind a catalog application to this tenant. Raise AlreadyExists / NotFound."""
-        await self._conn.execute(
+        await self._db.execute(
             "INSERT INTO tenant_applications (tenant_id, application_id) VALUES (%s, %s)",
             (self._tid, application_id),
         )
@@ -104,15 +94,13 @@ class PgApplicationRepository(_Repository):
     async def list(self, *, after: str, limit: int, catalog: bool) -> list[ApplicationBinding]:
         """List this tenant's bindings, or the whole catalog when *catalog*."""
         if catalog:
-            rows = await fetch_all(
-                self._conn,
+            rows = await self._db.fetch_all(
                 "SELECT * FROM applications WHERE application_id > %s"
                 " ORDER BY application_id LIMIT %s",
                 (after, limit),
             )
         else:
-            rows = await fetch_all(
-                self._conn,
+            rows = await self._db.fetch_all(
                 "SELECT b.application_id, a.display_name, a.required, b.created_at"
                 " FROM tenant_applications b JOIN applications a USING (application_id)"
                 " WHERE b.tenant_id = %s AND b.application_id > %s"
@@ -137,17 +125,39 @@ class PgProfileRepository(_Repository):
 
     async def values(self, user_id: str) -> list[ProfileValue]:
         """Return the user's values in this layer, ordered by key."""
-        rows = await fetch_all(
-            self._conn,
+        rows = await self._db.fetch_all(
             "SELECT * FROM profile_values WHERE tenant_id = %s AND user_id = %s ORDER BY key",
             (self._tid, user_id),
         )
         return [_profile_value(row, self._layer) for row in rows]
 
+    async def resolution_layers(
+        self, user_id: str
+    ) -> tuple[list[ProfileValue], list[ProfileValue]]:
+        """Return the user's GLOBAL values and this tenant's values, each ordered by key.
+
+        For tenant:platform itself every value is GLOBAL and the tenant layer is empty.
+        """
+        rows = await self._db.fetch_all(
+            "SELECT * FROM profile_values WHERE tenant_id IN (%s, 'tenant:platform')"
+            " AND user_id = %s ORDER BY key",
+            (self._tid, user_id),
+        )
+        global_values = [
+            _profile_value(row, ProfileLayer.GLOBAL)
+            for row in rows
+            if row["tenant_id"] == "tenant:platform"
+        ]
+        tenant_values = [
+            _profile_value(row, ProfileLayer.TENANT)
+            for row in rows
+            if row["tenant_id"] != "tenant:platform"
+        ]
+        return global_values, tenant_values
+
     async def version(self, user_id: str) -> str:
         """Return an etag over the user's values in this layer."""
-        row = await fetch_one(
-            self._conn,
+        row = await self._db.fetch_one(
             "SELECT count(*) AS n, coalesce(max(updated_at), 'epoch'::timestamptz) AS latest"
             " FROM profile_values WHERE tenant_id = %s AND user_id = %s",
             (self._tid, user_id),
@@ -157,11 +167,11 @@ class PgProfileRepository(_Repository):
 
     async def upsert(self, user_id: str, values: Mapping[str, tuple[str, bool]]) -> None:
         """Create or replace values: key -> (value, sensitive)."""
-        await self._conn.execute(
+        await self._db.execute(
             "INSERT INTO users (user_id) VALUES (%s) ON CONFLICT (user_id) DO NOTHING", (user_id,)
         )
         for key, (value, sensitive) in values.items():
-            await self._conn.execute(
+            await self._db.execute(
                 "INSERT INTO profile_values (tenant_id, user_id, key, value, sensitive)"
                 " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (tenant_id, user_id, key) DO UPDATE"
                 " SET value = excluded.value, sensitive = excluded.sensitive,"
@@ -171,7 +181,7 @@ class PgProfileRepository(_Repository):
 
     async def remove(self, user_id: str, keys: Sequence[str]) -> int:
         """Remove keys; return how many existed."""
-        result = await self._conn.execute(
+        result = await self._db.execute(
             "DELETE FROM profile_values WHERE tenant_id = %s AND user_id = %s AND key = ANY(%s)",
             (self._tid, user_id, list(keys)),
         )
@@ -193,8 +203,7 @@ class PgScopeRepository(_Repository):
 
     async def get(self, scope_id: str) -> Scope | None:
         """Return the scope, or None."""
-        row = await fetch_one(
-            self._conn,
+        row = await self._db.fetch_one(
             "SELECT * FROM scopes WHERE tenant_id = %s AND scope_id = %s",
             (self._tid, scope_id),
         )
@@ -204,8 +213,7 @@ class PgScopeRepository(_Repository):
         self, scope_id: str, kind: ScopeKind, parent: str | None, display_name: str
     ) -> Scope:
         """Create the scope. Raise AlreadyExists / NotFound (parent)."""
-        row = await fetch_one(
-            self._conn,
+        row = await self._db.fetch_one(
             "INSERT INTO scopes (tenant_id, scope_id, kind, parent_scope_id, display_name)"
             " VALUES (%s, %s, %s, %s, %s) RETURNING *",
             (self._tid, scope_id, kind.value, parent, display_name),
@@ -218,8 +226,7 @@ class PgScopeRepository(_Repository):
     ) -> list[Scope]:
         """List scopes ordered by id, optionally children of *parent* or of one kind."""
         root = parent == self._tid
-        rows = await fetch_all(
-            self._conn,
+        rows = await self._db.fetch_all(
             "SELECT * FROM scopes WHERE tenant_id = %s AND scope_id > %s"
             " AND (%s::text IS NULL OR (%s AND parent_scope_id IS NULL)"
             "      OR parent_scope_id = %s)"
@@ -243,8 +250,7 @@ class PgGroupRepository(_Repository):
 
     async def insert(self, group_id: str, display_name: str) -> Group:
         """Create the group. Raise AlreadyExists."""
-        row = await fetch_one(
-            self._conn,
+        row = await self._db.fetch_one(
             "INSERT INTO groups (tenant_id, group_id, display_name) VALUES (%s, %s, %s)"
             " RETURNING *",
             (self._tid, group_id, display_name),
@@ -255,8 +261,7 @@ class PgGroupRepository(_Repository):
     async def exists(self, group_id: str) -> bool:
         """True when the group exists in this tenant."""
         return (
-            await fetch_one(
-                self._conn,
+            await self._db.fetch_one(
                 "SELECT 1 FROM groups WHERE tenant_id = %s AND group_id = %s",
                 (self._tid, group_id),
             )
@@ -265,8 +270,7 @@ class PgGroupRepository(_Repository):
 
     async def list(self, *, after: str, limit: int) -> list[Group]:
         """List groups ordered by id, with member counts."""
-        rows = await fetch_all(
-            self._conn,
+        rows = await self._db.fetch_all(
             "SELECT g.*, (SELECT count(*) FROM group_members m WHERE m.tenant_id = g.tenant_id"
             " AND m.group_id = g.group_id) AS member_count FROM groups g"
             " WHERE g.tenant_id = %s AND g.group_id > %s ORDER BY g.group_id LIMIT %s",
@@ -279,8 +283,7 @@ class PgGroupRepository(_Repository):
 
     async def add_member(self, group_id: str, user_id: str) -> GroupMember:
         """Add a user. Raise AlreadyExists / NotFound (group or account)."""
-        row = await fetch_one(
-            self._conn,
+        row = await self._db.fetch_one(
             "INSERT INTO group_members (tenant_id, group_id, user_id) VALUES (%s, %s, %s)"
             " RETURNING *",
             (self._tid, group_id, user_id),
@@ -290,7 +293,7 @@ class PgGroupRepository(_Repository):
 
     async def remove_member(self, group_id: str, user_id: str) -> bool:
         """Remove a user; False when not a member."""
-        result = await self._conn.execute(
+        result = await self._db.execute(
             "DELETE FROM group_members WHERE tenant_id = %s AND group_id = %s AND user_id = %s",
             (self._tid, group_id, user_id),
         )
@@ -298,8 +301,7 @@ class PgGroupRepository(_Repository):
 
     async def members(self, group_id: str, *, after: str, limit: int) -> Sequence[GroupMember]:
         """List members of a group ordered by user id."""
-        rows = await fetch_all(
-            self._conn,
+        rows = await self._db.fetch_all(
             "SELECT * FROM group_members WHERE tenant_id = %s AND group_id = %s AND user_id > %s"
             " ORDER BY user_id LIMIT %s",
             (self._tid, group_id, after, limit),
@@ -337,8 +339,7 @@ class PgMembershipRepository(_Repository):
     ) -> Membership:
         """Grant. Raise AlreadyExists (active duplicate) / NotFound (subject or object)."""
         is_user = subject.startswith("user:")
-        row = await fetch_one(
-            self._conn,
+        row = await self._db.fetch_one(
             "INSERT INTO memberships (tenant_id, membership_id, subject_user_id,"
             " subject_group_id, relation, object_scope_id, valid_from, valid_until)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
@@ -358,24 +359,24 @@ class PgMembershipRepository(_Repository):
 
     async def get(self, membership_id: str) -> Membership | None:
         """Return the membership, or None."""
-        row = await fetch_one(
-            self._conn,
+        row = await self._db.fetch_one(
             "SELECT * FROM memberships WHERE tenant_id = %s AND membership_id = %s",
             (self._tid, membership_id),
         )
         return _membership(row, self._tenant) if row else None
 
-    async def revoke(self, membership_id: str) -> Membership:
-        """Mark revoked and bump the version. Raise NotFound."""
-        row = await fetch_one(
-            self._conn,
+    async def revoke(self, membership_id: str, expected_version: int) -> Membership | None:
+        """Mark an active membership revoked and bump its version.
+
+        Return None when it is absent, not active or not at *expected_version*.
+        """
+        row = await self._db.fetch_one(
             "UPDATE memberships SET state = 'revoked', revoked_at = now(),"
-            " version = version + 1 WHERE tenant_id = %s AND membership_id = %s RETURNING *",
-            (self._tid, membership_id),
+            " version = version + 1 WHERE tenant_id = %s AND membership_id = %s"
+            " AND state = 'active' AND version = %s RETURNING *",
+            (self._tid, membership_id, expected_version),
         )
-        if row is None:
-            raise NotFound(f"membership {membership_id} not found")
-        return _membership(row, self._tenant)
+        return _membership(row, self._tenant) if row else None
 
     async def list(
         self,
@@ -389,8 +390,7 @@ class PgMembershipRepository(_Repository):
     ) -> list[Membership]:
         """List memberships ordered by id, filtered (empty filter = any)."""
         object_scope = None if object_ in ("", self._tid) else object_
-        rows = await fetch_all(
-            self._conn,
+        rows = await self._db.fetch_all(
             "SELECT * FROM memberships WHERE tenant_id = %s AND membership_id > %s"
             " AND state = %s"
             " AND (%s = '' OR coalesce(subject_user_id, subject_group_id) = %s)"
@@ -417,8 +417,7 @@ class PgMembershipRepository(_Repository):
     ) -> set[str]:
         """Return which of *relations* the user holds (directly or via a group) on *objects*."""
         scope_ids = [None if o == self._tid else o for o in objects]
-        rows = await fetch_all(
-            self._conn,
+        rows = await self._db.fetch_all(
             "SELECT DISTINCT m.relation FROM memberships m WHERE m.tenant_id = %s"
             " AND m.state = 'active' AND m.relation = ANY(%s)"
             " AND (m.valid_from IS NULL OR m.valid_from <= now())"
@@ -443,33 +442,31 @@ class PgAccessProfileRepository(_Repository):
 
     async def insert(self, profile: AccessProfile) -> AccessProfile:
         """Create a profile. Raise AlreadyExists."""
-        row = await fetch_one(
-            self._conn,
+        row = await self._db.fetch_one(
             "INSERT INTO access_profiles (tenant_id, access_profile_id, display_name, definition)"
             " VALUES (%s, %s, %s, %s) RETURNING *",
             (
                 self._tid,
                 profile.access_profile_id,
                 profile.display_name,
-                Jsonb(dict(profile.definition)),
+                Jsonb(profile.definition.to_document()),
             ),
         )
         assert row is not None
         return _access_profile(row)
 
     async def get(self, access_profile_id: str) -> AccessProfile | None:
-        """Return the profile, or None."""
-        row = await fetch_one(
-            self._conn,
-            "SELECT * FROM access_profiles WHERE tenant_id = %s AND access_profile_id = %s",
+        """Return the profile of this tenant, or the platform template, or None."""
+        row = await self._db.fetch_one(
+            "SELECT * FROM access_profiles WHERE tenant_id IN (%s, 'tenant:platform')"
+            " AND access_profile_id = %s",
             (self._tid, access_profile_id),
         )
         return _access_profile(row) if row else None
 
     async def list(self, *, after: str, limit: int) -> list[AccessProfile]:
         """List profiles ordered by id."""
-        rows = await fetch_all(
-            self._conn,
+        rows = await self._db.fetch_all(
             "SELECT * FROM access_profiles WHERE tenant_id = %s AND access_profile_id > %s"
             " ORDER BY access_profile_id LIMIT %s",
             (self._tid, after, limit),
@@ -478,11 +475,10 @@ class PgAccessProfileRepository(_Repository):
 
 
 def _access_profile(row: Row) -> AccessProfile:
-    definition: dict[str, Any] = dict(row["definition"] or {})
     return AccessProfile(
         row["access_profile_id"],
         row["display_name"],
-        definition,
+        AccessProfileDefinition.from_document(row["definition"] or {}),
         int(row["version"]),
         row["created_at"],
     )

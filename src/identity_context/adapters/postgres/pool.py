@@ -36,7 +36,9 @@ async def store_ready(pool: AsyncConnectionPool) -> str | None:
     try:
         async with pool.connection(timeout=2.0) as conn:
             missing = await pending(conn)
-            await conn.rollback()
+            # COMMIT, not ROLLBACK: a rollback makes psycopg drop the pooled
+            # connection's prepared statements.
+            await conn.commit()
     except (psycopg.Error, OSError) as exc:
         return f"store unreachable: {type(exc).__name__}"
     except MigrationError as exc:

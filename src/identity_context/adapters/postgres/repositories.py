@@ -7,9 +7,8 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
-from identity_context.application.ports import IdempotencyRecord, OutboxEvent
+from identity_context.application.ports import OutboxEvent
 from identity_context.domain.audit import AuditRecord
 from identity_context.domain.errors import NotFound
 from identity_context.domain.identifiers import TenantId
@@ -24,24 +23,44 @@ from identity_context.domain.tenancy import (
 __all__ = [
     "PgAccountRepository",
     "PgAuditRepository",
-    "PgIdempotencyRepository",
     "PgOutboxRepository",
     "PgTenantRepository",
+    "Session",
 ]
 
 Row = dict[str, Any]
 Connection = psycopg.AsyncConnection[Any]
 
 
-async def fetch_all(conn: Connection, query: Any, params: Sequence[Any] = ()) -> list[Row]:
-    async with conn.cursor(row_factory=dict_row) as cursor:
-        await cursor.execute(query, params)
-        return await cursor.fetchall()
+class Session:
+    """The unit of work's connection as its repositories see it.
 
+    Every repository statement goes through here, so the unit of work knows
+    whether anything beyond its own bookkeeping ran (``statements``).
+    """
 
-async def fetch_one(conn: Connection, query: Any, params: Sequence[Any] = ()) -> Row | None:
-    rows = await fetch_all(conn, query, params)
-    return rows[0] if rows else None
+    __slots__ = ("conn", "statements")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.statements = 0
+
+    async def execute(self, query: Any, params: Sequence[Any] = ()) -> psycopg.AsyncCursor[Any]:
+        """Run one statement; return its cursor."""
+        self.statements += 1
+        return await self.conn.execute(query, params)
+
+    async def fetch_all(self, query: Any, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement; return its rows as dicts."""
+        self.statements += 1
+        async with self.conn.cursor(row_factory=dict_row) as cursor:
+            await cursor.execute(query, params)
+            return await cursor.fetchall()
+
+    async def fetch_one(self, query: Any, params: Sequence[Any] = ()) -> Row | None:
+        """Run one statement; return its first row as a dict, or None."""
+        rows = await self.fetch_all(query, params)
+        return rows[0] if rows else None
 
 
 def tenant_from_row(row: Row) -> Tenant:
@@ -60,21 +79,20 @@ def tenant_from_row(row: Row) -> Tenant:
 class PgTenantRepository:
     """Tenants: this transaction's tenant, and the platform_* definer functions."""
 
-    def __init__(self, conn: Connection, tenant: TenantId) -> None:
-        self._conn = conn
+    def __init__(self, db: Session, tenant: TenantId) -> None:
+        self._db = db
         self._tenant = tenant
 
     async def get(self) -> Tenant | None:
         """Return this tenant, or None (also when row-level security hides it)."""
-        row = await fetch_one(
-            self._conn, "SELECT * FROM tenants WHERE tenant_id = %s", (str(self._tenant),)
+        row = await self._db.fetch_one(
+            "SELECT * FROM tenants WHERE tenant_id = %s", (str(self._tenant),)
         )
         return tenant_from_row(row) if row else None
 
     async def platform_create(self, tenant_id: TenantId, display_name: str) -> Tenant:
         """Create a tenant through the platform path. Raise AlreadyExists (unique violation)."""
-        row = await fetch_one(
-            self._conn,
+        row = await self._db.fetch_one(
             "SELECT * FROM platform_create_tenant(%s, %s)",
             (str(tenant_id), display_name),
         )
@@ -85,8 +103,7 @@ class PgTenantRepository:
         self, *, after: str, state: TenantState | None, limit: int
     ) -> list[Tenant]:
         """List tenants across the platform (platform context only)."""
-        rows = await fetch_all(
-            self._conn,
+        rows = await self._db.fetch_all(
             "SELECT * FROM platform_list_tenants(%s, %s, %s)",
             (after, state.value if state else None, limit),
         )
@@ -108,14 +125,13 @@ def _account(row: Row) -> TenantAccount:
 class PgAccountRepository:
     """Tenant accounts of this transaction's tenant."""
 
-    def __init__(self, conn: Connection, tenant: TenantId) -> None:
-        self._conn = conn
+    def __init__(self, db: Session, tenant: TenantId) -> None:
+        self._db = db
         self._tenant = tenant
 
     async def get(self, user_id: str) -> TenantAccount | None:
         """Return the account of *user_id* in this tenant, or None."""
-        row = await fetch_one(
-            self._conn,
+        row = await self._db.fetch_one(
             "SELECT * FROM tenant_accounts WHERE tenant_id = %s AND user_id = %s",
             (str(self._tenant), user_id),
         )
@@ -123,11 +139,10 @@ class PgAccountRepository:
 
     async def insert(self, user_id: str, display_name: str, state: AccountState) -> TenantAccount:
         """Create the account; the global user is created when new."""
-        await self._conn.execute(
+        await self._db.execute(
             "INSERT INTO users (user_id) VALUES (%s) ON CONFLICT (user_id) DO NOTHING", (user_id,)
         )
-        row = await fetch_one(
-            self._conn,
+        row = await self._db.fetch_one(
             "INSERT INTO tenant_accounts (tenant_id, user_id, display_name, state)"
             " VALUES (%s, %s, %s, %s) RETURNING *",
             (str(self._tenant), user_id, display_name, state.value),
@@ -139,8 +154,7 @@ class PgAccountRepository:
         self, user_id: str, *, display_name: str | None = None, state: AccountState | None = None
     ) -> TenantAccount:
         """Change the account, bump its version. Raise NotFound when absent."""
-        row = await fetch_one(
-            self._conn,
+        row = await self._db.fetch_one(
             "UPDATE tenant_accounts SET display_name = coalesce(%s, display_name),"
             " state = coalesce(%s, state), version = version + 1, updated_at = now()"
             " WHERE tenant_id = %s AND user_id = %s RETURNING *",
@@ -154,8 +168,7 @@ class PgAccountRepository:
         self, *, after: str, state: AccountState | None, limit: int
     ) -> list[TenantAccount]:
         """List accounts ordered by user id."""
-        rows = await fetch_all(
-            self._conn,
+        rows = await self._db.fetch_all(
             "SELECT * FROM tenant_accounts WHERE tenant_id = %s AND user_id > %s"
             " AND (%s::text IS NULL OR state = %s) ORDER BY user_id LIMIT %s",
             (
@@ -190,16 +203,15 @@ def _audit(row: Row) -> AuditRecord:
 
 
 class PgAuditRepository:
-    """Audit records of this transaction's tenant; ``append`` is used by the unit of work."""
+    """Audit records of this transaction's tenant (the unit of work writes them)."""
 
-    def __init__(self, conn: Connection, tenant: TenantId) -> None:
-        self._conn = conn
+    def __init__(self, db: Session, tenant: TenantId) -> None:
+        self._db = db
         self._tenant = tenant
 
     async def list(self, *, after_seq: int, action: str, limit: int) -> list[AuditRecord]:
         """Return records after *after_seq*, ordered by seq, optionally of one action."""
-        rows = await fetch_all(
-            self._conn,
+        rows = await self._db.fetch_all(
             "SELECT * FROM audit_records WHERE tenant_id = %s AND seq > %s"
             " AND (%s = '' OR action = %s) ORDER BY seq LIMIT %s",
             (str(self._tenant), after_seq, action, action, limit),
@@ -208,60 +220,23 @@ class PgAuditRepository:
 
     async def all(self) -> Sequence[AuditRecord]:
         """Return every record of the tenant, ordered by seq."""
-        rows = await fetch_all(
-            self._conn,
+        rows = await self._db.fetch_all(
             "SELECT * FROM audit_records WHERE tenant_id = %s ORDER BY seq",
             (str(self._tenant),),
         )
         return [_audit(row) for row in rows]
 
-    async def head_hash(self, seq: int) -> str | None:
-        """Return the hash of record *seq*, or None when it does not exist."""
-        row = await fetch_one(
-            self._conn,
-            "SELECT hash FROM audit_records WHERE tenant_id = %s AND seq = %s",
-            (str(self._tenant), seq),
-        )
-        return str(row["hash"]) if row else None
-
-    async def append(self, record: AuditRecord) -> None:
-        """Insert one record."""
-        await self._conn.execute(
-            "INSERT INTO audit_records (tenant_id, seq, recorded_at, actor, actor_tenant_id,"
-            " target_tenant_id, action, decision, policy_ids, correlation_id, request_id,"
-            " change_summary, break_glass, prev_hash, hash)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                record.tenant_id,
-                record.seq,
-                record.recorded_at,
-                record.actor,
-                record.actor_tenant_id,
-                record.target_tenant_id,
-                record.action,
-                record.decision,
-                list(record.policy_ids),
-                record.correlation_id,
-                record.request_id,
-                Jsonb(dict(record.change_summary)),
-                record.break_glass,
-                record.prev_hash,
-                record.hash,
-            ),
-        )
-
 
 class PgOutboxRepository:
     """Outbox events of this transaction's tenant."""
 
-    def __init__(self, conn: Connection, tenant: TenantId) -> None:
-        self._conn = conn
+    def __init__(self, db: Session, tenant: TenantId) -> None:
+        self._db = db
         self._tenant = tenant
 
     async def list(self, *, after_seq: int, limit: int) -> list[OutboxEvent]:
         """Return events after *after_seq*, ordered by seq."""
-        rows = await fetch_all(
-            self._conn,
+        rows = await self._db.fetch_all(
             "SELECT * FROM outbox_events WHERE tenant_id = %s AND seq > %s ORDER BY seq LIMIT %s",
             (str(self._tenant), after_seq, limit),
         )
@@ -278,57 +253,3 @@ class PgOutboxRepository:
             )
             for row in rows
         ]
-
-    async def append(self, event: OutboxEvent) -> None:
-        """Insert one event."""
-        await self._conn.execute(
-            "INSERT INTO outbox_events (tenant_id, seq, event_type, correlation_id,"
-            " actor_tenant_id, target_tenant_id, payload, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                event.tenant_id,
-                event.seq,
-                event.event_type,
-                event.correlation_id,
-                event.actor_tenant_id,
-                event.target_tenant_id,
-                Jsonb(dict(event.payload)),
-                event.created_at,
-            ),
-        )
-
-
-class PgIdempotencyRepository:
-    """Request ids seen in this transaction's tenant."""
-
-    def __init__(self, conn: Connection, tenant: TenantId) -> None:
-        self._conn = conn
-        self._tenant = tenant
-
-    async def find(self, request_id: str) -> IdempotencyRecord | None:
-        """Return the stored first result of *request_id*, or None."""
-        row = await fetch_one(
-            self._conn,
-            "SELECT * FROM idempotency_records WHERE tenant_id = %s AND request_id = %s",
-            (str(self._tenant), request_id),
-        )
-        if row is None:
-            return None
-        return IdempotencyRecord(
-            row["request_id"], row["operation"], row["fingerprint"], row["result"]
-        )
-
-    async def save(self, record: IdempotencyRecord, actor: str) -> None:
-        """Store the first result of a request id."""
-        await self._conn.execute(
-            "INSERT INTO idempotency_records (tenant_id, request_id, operation, fingerprint,"
-            " result, actor) VALUES (%s, %s, %s, %s, %s, %s)",
-            (
-                str(self._tenant),
-                record.request_id,
-                record.operation,
-                record.fingerprint,
-                Jsonb(dict(record.result)),
-                actor,
-            ),
-        )
