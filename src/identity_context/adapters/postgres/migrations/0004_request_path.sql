@@ -32,18 +32,26 @@ CREATE FUNCTION app_actor_roles(
 DECLARE
     found text[];
 BEGIN
-    SELECT coalesce(array_agg(DISTINCT m.relation ORDER BY m.relation), '{}') INTO found
-    FROM memberships m
-    WHERE m.state = 'active'
-      AND m.object_scope_id IS NULL
-      AND (m.valid_from IS NULL OR m.valid_from <= now())
-      AND (m.valid_until IS NULL OR now() < m.valid_until)
-      AND ((m.tenant_id = 'tenant:platform' AND m.relation = ANY (p_platform_relations))
-           OR (m.tenant_id = p_tenant AND p_tenant <> 'tenant:platform'
-               AND m.relation = ANY (p_tenant_relations)))
-      AND (m.subject_user_id = p_actor
-           OR m.subject_group_id IN (SELECT g.group_id FROM group_members g
-                                     WHERE g.tenant_id = m.tenant_id AND g.user_id = p_actor));
+    -- Two index lookups (held directly; held through a group), never a scan:
+    -- memberships_by_user, group_members_by_user and memberships_by_group.
+    SELECT coalesce(array_agg(DISTINCT held.relation ORDER BY held.relation), '{}') INTO found
+    FROM (
+        SELECT m.tenant_id, m.relation, m.valid_from, m.valid_until
+        FROM memberships m
+        WHERE m.tenant_id IN ('tenant:platform', p_tenant) AND m.subject_user_id = p_actor
+          AND m.state = 'active' AND m.object_scope_id IS NULL
+        UNION ALL
+        SELECT m.tenant_id, m.relation, m.valid_from, m.valid_until
+        FROM group_members g
+        JOIN memberships m ON m.tenant_id = g.tenant_id AND m.subject_group_id = g.group_id
+        WHERE g.tenant_id IN ('tenant:platform', p_tenant) AND g.user_id = p_actor
+          AND m.state = 'active' AND m.object_scope_id IS NULL
+    ) held
+    WHERE (held.valid_from IS NULL OR held.valid_from <= now())
+      AND (held.valid_until IS NULL OR now() < held.valid_until)
+      AND ((held.tenant_id = 'tenant:platform' AND held.relation = ANY (p_platform_relations))
+           OR (held.tenant_id = p_tenant AND p_tenant <> 'tenant:platform'
+               AND held.relation = ANY (p_tenant_relations)));
     RETURN found;
 END
 $$;

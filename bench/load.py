@@ -1,0 +1,160 @@
+"""The load generator: a separate process that drives one scenario at one concurrency.
+
+``python -m bench.load`` reads a JSON spec on stdin (address, scenario,
+concurrency, duration, warmup, and the scenario's inputs) and prints one JSON
+object: calls, errors, elapsed seconds and latency percentiles (ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from identitycontext.v1 import (
+    membership_pb2,
+    membership_pb2_grpc,
+    tenant_admin_pb2,
+    tenant_admin_pb2_grpc,
+)
+
+Call = Callable[[int], Awaitable[Any]]
+
+
+def _metadata(token: str, tenant: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"), ("x-tenant-id", tenant))
+
+
+def _calls(channel: grpc.aio.Channel, spec: dict[str, Any]) -> Call:
+    """Return the coroutine factory for one call of the scenario (argument: a sequence number)."""
+    scenario = spec["scenario"]
+    rng = random.Random(spec.get("seed", 7))
+    if scenario.startswith("floor."):
+        path = {
+            "floor.echo": "/bench.Floor/Echo",
+            "floor.pk_select": "/bench.Floor/PkSelect",
+            "floor.insert_commit": "/bench.Floor/InsertCommit",
+        }[scenario]
+        method = channel.unary_unary(path)
+        users = spec.get("users", ["user:u00000"])
+        tenant = spec.get("tenant", "")
+
+        def floor(n: int) -> Awaitable[Any]:
+            if scenario == "floor.pk_select":
+                body = f"{tenant} {users[n % len(users)]}".encode()
+            elif scenario == "floor.insert_commit":
+                body = f"w{n}".encode()
+            else:
+                body = b"x" * 64
+            return method(body, timeout=30)
+
+        return floor
+    admin = tenant_admin_pb2_grpc.TenantAdminServiceStub(channel)
+    members = membership_pb2_grpc.MembershipServiceStub(channel)
+    tenant = spec["tenant"]
+    if scenario == "get_tenant_user.admin":
+        md = _metadata(spec["admin_token"], tenant)
+        users = spec["users"]
+
+        def get_admin(n: int) -> Awaitable[Any]:
+            request = tenant_admin_pb2.GetTenantUserRequest(user_id=users[n % len(users)])
+            return admin.GetTenantUser(request, metadata=md, timeout=30)
+
+        return get_admin
+    if scenario == "get_tenant_user.self":
+        selves = [(user, _metadata(token, tenant)) for user, token in spec["self_tokens"]]
+
+        def get_self(n: int) -> Awaitable[Any]:
+            user, md = selves[n % len(selves)]
+            request = tenant_admin_pb2.GetTenantUserRequest(user_id=user)
+            return admin.GetTenantUser(request, metadata=md, timeout=30)
+
+        return get_self
+    if scenario == "list_memberships":
+        md = _metadata(spec["admin_token"], tenant)
+        request = membership_pb2.ListMembershipsRequest(page_size=50)
+
+        def list_page(n: int) -> Awaitable[Any]:
+            return members.ListMemberships(request, metadata=md, timeout=30)
+
+        return list_page
+    if scenario in ("grant.one_tenant", "grant.spread"):
+        targets = [(t, _metadata(token, t), users) for t, token, users in spec["grant_targets"]]
+        if scenario == "grant.one_tenant":
+            targets = targets[:1]
+        prefix = f"b{spec['run_id'].lower()}-{scenario[6:9]}-{rng.randrange(1 << 30):x}"
+
+        def grant(n: int) -> Awaitable[Any]:
+            target, md, users = targets[n % len(targets)]
+            request = membership_pb2.GrantMembershipRequest(
+                subject=users[n % len(users)], relation=f"{prefix}-{n}", object=target
+            )
+            return members.GrantMembership(request, metadata=md, timeout=30)
+
+        return grant
+    raise SystemExit(f"unknown scenario {scenario}")
+
+
+async def run(spec: dict[str, Any]) -> dict[str, Any]:
+    options = [("grpc.max_receive_message_length", 16 * 1024 * 1024)]
+    async with grpc.aio.insecure_channel(spec["address"], options=options) as channel:
+        await asyncio.wait_for(channel.channel_ready(), 30)
+        call = _calls(channel, spec)
+        counter = itertools.count()
+        total = 0
+        latencies: list[float] = []
+        errors: dict[str, int] = {}
+        warmup_end = time.perf_counter() + spec.get("warmup", 0.5)
+        end = warmup_end + spec["duration"]
+
+        async def worker() -> None:
+            nonlocal total
+            while True:
+                now = time.perf_counter()
+                if now >= end:
+                    return
+                started = now
+                total += 1
+                try:
+                    await call(next(counter))
+                except grpc.aio.AioRpcError as error:
+                    if started >= warmup_end:
+                        errors[error.code().name] = errors.get(error.code().name, 0) + 1
+                    continue
+                if started >= warmup_end:
+                    latencies.append(time.perf_counter() - started)
+
+        measured_start = warmup_end
+        await asyncio.gather(*(worker() for _ in range(spec["concurrency"])))
+        elapsed = time.perf_counter() - measured_start
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        if not latencies:
+            return 0.0
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    return {
+        "calls": len(latencies),
+        "total_calls": total,
+        "errors": errors,
+        "elapsed_s": elapsed,
+        "rps": len(latencies) / elapsed if elapsed > 0 else 0.0,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+    }
+
+
+def main() -> None:
+    spec = json.loads(sys.stdin.read())
+    print(json.dumps(asyncio.run(run(spec))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
