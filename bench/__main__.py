@@ -228,12 +228,17 @@ def _specs(
         "grant.one_tenant": {
             **service,
             "grant_targets": [
-                (seeded.big_tenant, tokens[seeded.big_tenant], seeded.big_users[:500])
+                (
+                    seeded.big_tenant,
+                    tokens[seeded.big_tenant],
+                    seeded.big_users[:2000],
+                    seeded.big_scopes,
+                )
             ],
         },
         "grant.spread": {
             **service,
-            "grant_targets": [(t, tokens[t], seeded.small_users[t]) for t in seeded.tenants],
+            "grant_targets": [(t, tokens[t], seeded.small_users[t], []) for t in seeded.tenants],
         },
     }
 

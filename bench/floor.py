@@ -89,7 +89,9 @@ def main() -> None:
     parser.add_argument("--pool-min", type=int, default=2)
     parser.add_argument("--pool-max", type=int, default=10)
     options = parser.parse_args()
-    asyncio.run(serve(options.database_url, options.pool_min, options.pool_max))
+    import uvloop
+
+    uvloop.run(serve(options.database_url, options.pool_min, options.pool_max))
 
 
 if __name__ == "__main__":

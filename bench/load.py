@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import random
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -34,7 +33,6 @@ def _metadata(token: str, tenant: str) -> tuple[tuple[str, str], ...]:
 def _calls(channel: grpc.aio.Channel, spec: dict[str, Any]) -> Call:
     """Return the coroutine factory for one call of the scenario (argument: a sequence number)."""
     scenario = spec["scenario"]
-    rng = random.Random(spec.get("seed", 7))
     if scenario.startswith("floor."):
         path = {
             "floor.echo": "/bench.Floor/Echo",
@@ -85,15 +83,25 @@ def _calls(channel: grpc.aio.Channel, spec: dict[str, Any]) -> Call:
 
         return list_page
     if scenario in ("grant.one_tenant", "grant.spread"):
-        targets = [(t, _metadata(token, t), users) for t, token, users in spec["grant_targets"]]
+        # A few relations, granted to many (subject, object) pairs: each grant
+        # is new (the active-unique index), the relation names repeat.
+        targets = [
+            (t, _metadata(token, t), users, objects or [t])
+            for t, token, users, objects in spec["grant_targets"]
+        ]
         if scenario == "grant.one_tenant":
             targets = targets[:1]
-        prefix = f"b{spec['run_id'].lower()}-{scenario[6:9]}-{rng.randrange(1 << 30):x}"
+        tag = f"{scenario[6]}{spec['seed']}{spec['concurrency']}"
+        relations = [f"g{tag}-{i}" for i in range(5)]
 
         def grant(n: int) -> Awaitable[Any]:
-            target, md, users = targets[n % len(targets)]
+            target, md, users, objects = targets[n % len(targets)]
+            k = n // len(targets)
+            subject = users[k % len(users)]
+            place = objects[(k // len(users)) % len(objects)]
+            relation = relations[(k // (len(users) * len(objects))) % len(relations)]
             request = membership_pb2.GrantMembershipRequest(
-                subject=users[n % len(users)], relation=f"{prefix}-{n}", object=target
+                subject=subject, relation=relation, object=place
             )
             return members.GrantMembership(request, metadata=md, timeout=30)
 

@@ -37,6 +37,7 @@ class Seeded:
 
     big_tenant: str
     big_users: list[str]
+    big_scopes: list[str]
     tenants: list[str]
     admins: list[str]
     small_users: dict[str, list[str]]
@@ -115,6 +116,11 @@ def seed(admin_url: str, database: str) -> Seeded:
     return Seeded(
         big_tenant=tenant(0),
         big_users=[user(0, n) for n in range(BIG_USERS)],
+        big_scopes=(
+            [f"realm:bench-00/r{r}" for r in range(10)]
+            + [f"service:bench-00/r{s % 10}/s{s}" for s in range(20)]
+            + [f"asset:bench-00/r{a % 10}/s{a}/a{a}" for a in range(20)]
+        ),
         tenants=[tenant(i) for i in range(TENANTS)],
         admins=[admin(i) for i in range(TENANTS)],
         small_users={tenant(i): [user(i, n) for n in range(SMALL_USERS)] for i in range(TENANTS)},

@@ -35,7 +35,7 @@ from identity_context.adapters.postgres.provisioning import provision
 from identity_context.adapters.postgres.unit_of_work import PostgresStore
 from identity_context.adapters.telemetry import build_tracer_provider, exports_spans
 from identity_context.api.interceptors import RequestInterceptor
-from identity_context.api.log_format import JsonLogFormatter
+from identity_context.api.log_format import BatchingStreamHandler, JsonLogFormatter
 from identity_context.api.server import ServerLimits, UseCases, build_server, set_serving
 from identity_context.application.access_profiles import AccessProfiles
 from identity_context.application.accounts import Accounts
@@ -66,6 +66,7 @@ __all__ = [
 _log = logging.getLogger("identity_context")
 _READINESS_INTERVAL_S = 2.0
 _DRAIN_QUIET_S = 0.1
+_LOG_FLUSH_INTERVAL_S = 0.25
 _PAGE_TOKEN_KEY_FILE = "page-token.key"
 
 
@@ -75,7 +76,7 @@ def configure_logging(settings: Settings) -> None:
     stdout carries only our records; whatever gRPC core prints goes to stderr
     and never breaks the JSON stream.
     """
-    handler = logging.StreamHandler(sys.stdout)
+    handler = BatchingStreamHandler(sys.stdout)
     if settings.log_format == "json":
         handler.setFormatter(JsonLogFormatter())
     else:
@@ -238,6 +239,7 @@ class IdentityContextService:
         self._server: grpc.aio.Server | None = None
         self._interceptor: RequestInterceptor | None = None
         self._readiness: asyncio.Task[None] | None = None
+        self._log_flusher: asyncio.Task[None] | None = None
         self._stopped = False
 
     async def start(self) -> int:
@@ -274,6 +276,7 @@ class IdentityContextService:
         await server.start()
         self._server = server
         self._readiness = asyncio.create_task(self._watch_readiness(urls), name="readiness")
+        self._log_flusher = asyncio.create_task(_flush_logs(), name="log-flush")
         _log.info(
             "identity-context listening on %s (port %d, mode %s)",
             self.settings.listen,
@@ -365,6 +368,20 @@ class IdentityContextService:
             await asyncio.to_thread(self._embedded.stop)
         self.tracer_provider.shutdown()
         _log.info("identity-context stopped")
+        if self._log_flusher is not None:
+            self._log_flusher.cancel()
+        _flush_log_handlers()
+
+
+def _flush_log_handlers() -> None:
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+
+async def _flush_logs() -> None:
+    while True:
+        await asyncio.sleep(_LOG_FLUSH_INTERVAL_S)
+        _flush_log_handlers()
 
 
 BOOTSTRAP_ACTOR = "system:bootstrap"

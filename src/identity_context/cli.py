@@ -52,7 +52,13 @@ def _cmd_serve(_: argparse.Namespace, settings: Settings) -> int:
     from identity_context.bootstrap import configure_logging
 
     configure_logging(settings)
-    return asyncio.run(_serve(settings))
+    try:
+        # uvloop: the same asyncio, with a faster loop for the many small waits
+        # of gRPC and psycopg (see docs/decisions.md); not on Windows.
+        import uvloop
+    except ImportError:  # pragma: no cover
+        return asyncio.run(_serve(settings))
+    return uvloop.run(_serve(settings))
 
 
 async def _migrate(settings: Settings) -> int:

@@ -8,7 +8,11 @@ import cedarpy
 import pytest
 from support import REPO
 
-from identity_context.adapters.authz.cedar import CedarAuthorizationClient, load_policy_texts
+from identity_context.adapters.authz.cedar import (
+    RESOURCE_TYPES,
+    CedarAuthorizationClient,
+    load_policy_texts,
+)
 from identity_context.application.actions import Action
 from identity_context.application.authorization import AuthzEntity, AuthzRequest
 from identity_context.domain.roles import RESERVED_PLATFORM_RELATIONS
@@ -130,3 +134,22 @@ async def test_the_memo_answers_a_repeated_input_without_evaluating_again(
     # Any part of the input differs: a new evaluation, and a different answer here.
     other = _request("tenant.membership.grant", [], "tenant:coulomb", relation="x")
     assert not (await client.evaluate(other, timeout_s=1)).allowed and calls == 2
+
+
+def test_the_engine_sees_exactly_the_resource_attributes_the_schema_declares() -> None:
+    schema, _ = load_policy_texts()
+    declared: dict[str, set[str]] = {}
+    for names, body in re.findall(r"entity ([A-Za-z, ]+?)\s*=\s*\{(.*?)\};", schema, re.S):
+        attributes = set(re.findall(r"(\w+)\??:", body))
+        for name in names.split(","):
+            declared[name.strip()] = attributes
+    for cedar_type, attributes in RESOURCE_TYPES.values():
+        assert declared[cedar_type] == set(attributes), cedar_type
+
+
+def test_the_policies_never_name_a_resource_by_its_uid() -> None:
+    # The adapter gives every resource one uid (decisions are memoized on the
+    # attributes), which is only right while no policy names a resource uid.
+    _, policies = load_policy_texts()
+    for cedar_type, _ in RESOURCE_TYPES.values():
+        assert f'IdentityContext::{cedar_type}::"' not in policies, cedar_type

@@ -10,7 +10,7 @@ from opentelemetry import trace
 
 from identity_context.api.request_context import call_var
 
-__all__ = ["JsonLogFormatter"]
+__all__ = ["BatchingStreamHandler", "JsonLogFormatter"]
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -38,3 +38,22 @@ class JsonLogFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that flushes WARNING and above at once, the rest in batches.
+
+    One access-log line per RPC must not cost a write system call per RPC:
+    INFO lines are flushed by ``flush()``, which the service calls a few times
+    a second and at shutdown.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.stream.write(self.format(record) + self.terminator)
+            if record.levelno >= logging.WARNING:
+                self.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)

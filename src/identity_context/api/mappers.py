@@ -81,18 +81,28 @@ def from_enum(domain: type[E], wrapper: Any, prefix: str, value: int, field: str
         raise InvalidArgument.for_field(field, f"{name} is not allowed here") from None
 
 
+_NUMBERS: dict[tuple[int, enum.Enum], int] = {}
+
+
 def to_enum(wrapper: Any, prefix: str, member: enum.Enum) -> Any:
-    """Map a domain enum member to the proto enum number ``<prefix><NAME>``."""
-    return wrapper.Value(prefix + member.name)
+    """Map a domain enum member to the proto enum number ``<prefix><NAME>`` (cached)."""
+    key = (id(wrapper), member)
+    number = _NUMBERS.get(key)
+    if number is None:
+        number = _NUMBERS[key] = wrapper.Value(prefix + member.name)
+    return number
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def to_timestamp(moment: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
-    """Return a Timestamp, or None for no time."""
+    """Return a Timestamp (microsecond precision, like PostgreSQL), or None for no time."""
     if moment is None:
         return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+    delta = moment - _EPOCH
+    seconds = delta.days * 86_400 + delta.seconds
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=delta.microseconds * 1000)
 
 
 # google.protobuf.Timestamp's documented range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.

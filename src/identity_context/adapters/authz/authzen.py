@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,7 +18,21 @@ __all__ = ["AuthZenClient"]
 _KNOWN_REASONS = {r.value for r in ErrorReason}
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a JSON object, refusing duplicate keys (``{"decision": false, "decision": true}``).
+
+    A duplicate is ambiguous: parsers disagree on which one wins. Raise ValueError.
+    """
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"duplicate key {key!r}")
+        found[key] = value
+    return found
+
+
 def _decision(answer: Any) -> Decision:
+    # Only a JSON boolean counts; "yes", 1 or null are no answer (a deny upstream).
     if not isinstance(answer, Mapping) or not isinstance(answer.get("decision"), bool):
         raise AuthorizationUnavailable("AuthZEN answer has no boolean 'decision'")
     context = answer.get("context")
@@ -48,15 +64,20 @@ class AuthZenClient:
     async def _post(self, path: str, body: Mapping[str, Any], timeout_s: float) -> Any:
         timeout = max(min(timeout_s, self._max_timeout), 0.001)
         try:
-            response = await self._client.post(f"{self._base}{path}", json=body, timeout=timeout)
+            # httpx bounds each phase; wait_for bounds the whole exchange.
+            response = await asyncio.wait_for(
+                self._client.post(f"{self._base}{path}", json=body, timeout=timeout), timeout
+            )
+        except TimeoutError as exc:
+            raise AuthorizationUnavailable("AuthZEN did not answer in time") from exc
         except httpx.HTTPError as exc:
             raise AuthorizationUnavailable(f"AuthZEN request failed: {type(exc).__name__}") from exc
         if not 200 <= response.status_code < 300:
             raise AuthorizationUnavailable(f"AuthZEN answered HTTP {response.status_code}")
         try:
-            return response.json()
+            return json.loads(response.content, object_pairs_hook=_unique_keys)
         except ValueError as exc:
-            raise AuthorizationUnavailable("AuthZEN answer is not JSON") from exc
+            raise AuthorizationUnavailable(f"AuthZEN answer is not usable JSON: {exc}") from exc
 
     async def evaluate(self, request: AuthzRequest, *, timeout_s: float) -> Decision:
         """Evaluate one request."""

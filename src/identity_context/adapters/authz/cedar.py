@@ -15,23 +15,30 @@ from identity_context.application.authorization import (
 )
 from identity_context.domain.changes import Decision
 
-__all__ = ["CedarAuthorizationClient", "load_policy_texts"]
+__all__ = ["RESOURCE_TYPES", "CedarAuthorizationClient", "load_policy_texts"]
 
 _NAMESPACE = "IdentityContext"
 _PRINCIPAL_TYPES = {"user": "User", "service": "Service"}
-_RESOURCE_TYPES = {
-    "tenant": "Tenant",
-    "application": "Application",
-    "application_binding": "ApplicationBinding",
-    "tenant_user": "TenantUser",
-    "profile_values": "ProfileValues",
-    "scope": "Scope",
-    "group": "Group",
-    "group_member": "GroupMember",
-    "membership": "Membership",
-    "access_profile": "AccessProfile",
-    "audit_trail": "AuditTrail",
+_PLANE = ("tenant", "plane")
+# AuthZEN resource type -> (Cedar entity type, the attributes the schema declares
+# for it). The engine sees exactly these; a test keeps them equal to the schema.
+RESOURCE_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "tenant": ("Tenant", _PLANE),
+    "application": ("Application", _PLANE),
+    "application_binding": ("ApplicationBinding", _PLANE),
+    "tenant_user": ("TenantUser", (*_PLANE, "target_user")),
+    "profile_values": ("ProfileValues", (*_PLANE, "target_user", "layer")),
+    "scope": ("Scope", _PLANE),
+    "group": ("Group", _PLANE),
+    "group_member": ("GroupMember", (*_PLANE, "target_user")),
+    "membership": ("Membership", (*_PLANE, "relation")),
+    "access_profile": ("AccessProfile", _PLANE),
+    "audit_trail": ("AuditTrail", _PLANE),
 }
+# The shipped policies judge a resource by its attributes and never name one
+# by its uid (a test checks it), so every resource is the same uid to Cedar
+# and decisions about different objects with the same attributes share a memo.
+_RESOURCE_ID = "resource"
 _MEMO_SIZE = 16384
 
 
@@ -66,55 +73,69 @@ class CedarAuthorizationClient:
         self._policies = cedarpy.PolicySet.from_str(policy_text)
         self._memo: OrderedDict[tuple[Any, ...], Decision] = OrderedDict()
 
-    def _cedar_request(self, request: AuthzRequest) -> tuple[dict[str, Any], list[Any]]:
-        principal_type = _PRINCIPAL_TYPES.get(request.subject.type)
-        resource_type = _RESOURCE_TYPES.get(request.resource.type)
-        if principal_type is None or resource_type is None:
+    @staticmethod
+    def _key(request: AuthzRequest) -> tuple[Any, ...]:
+        """The complete Cedar input of *request*, as a hashable value."""
+        subject, context = request.subject, request.context
+        described = RESOURCE_TYPES.get(request.resource.type)
+        if described is None or request.subject.type not in _PRINCIPAL_TYPES:
             raise AuthorizationUnavailable(
                 f"no Cedar type for {request.subject.type}/{request.resource.type}"
             )
-        subject = request.subject.properties
-        principal = {"type": f"{_NAMESPACE}::{principal_type}", "id": request.subject.id}
-        resource = {"type": f"{_NAMESPACE}::{resource_type}", "id": request.resource.id}
+        resource_type, attributes = described
+        properties = request.resource.properties
+        return (
+            subject.type,
+            subject.id,
+            str(subject.properties.get("actor_tenant", "")),
+            int(subject.properties.get("assurance_level", 0)),
+            tuple(subject.properties.get("roles", ())),
+            str(subject.properties.get("active_hat", "")),
+            request.action,
+            resource_type,
+            tuple((name, str(properties[name])) for name in attributes if name in properties),
+            bool(context.get("break_glass")),
+            str(context.get("break_glass_reason", "")),
+        )
+
+    @staticmethod
+    def _cedar_request(key: tuple[Any, ...]) -> tuple[dict[str, Any], list[Any]]:
+        (
+            subject_type,
+            subject_id,
+            actor_tenant,
+            assurance,
+            roles,
+            active_hat,
+            action,
+            resource_type,
+            attributes,
+            break_glass,
+            break_glass_reason,
+        ) = key
+        principal = {"type": f"{_NAMESPACE}::{_PRINCIPAL_TYPES[subject_type]}", "id": subject_id}
+        resource = {"type": f"{_NAMESPACE}::{resource_type}", "id": _RESOURCE_ID}
         entities = [
             {
                 "uid": principal,
                 "attrs": {
-                    "subject": request.subject.id,
-                    "actor_tenant": str(subject.get("actor_tenant", "")),
-                    "assurance_level": int(subject.get("assurance_level", 0)),
-                    "roles": list(subject.get("roles", ())),
-                    "active_hat": str(subject.get("active_hat", "")),
+                    "subject": subject_id,
+                    "actor_tenant": actor_tenant,
+                    "assurance_level": assurance,
+                    "roles": list(roles),
+                    "active_hat": active_hat,
                 },
                 "parents": [],
             },
-            {"uid": resource, "attrs": dict(request.resource.properties), "parents": []},
+            {"uid": resource, "attrs": dict(attributes), "parents": []},
         ]
         cedar = {
             "principal": principal,
-            "action": {"type": f"{_NAMESPACE}::Action", "id": request.action},
+            "action": {"type": f"{_NAMESPACE}::Action", "id": action},
             "resource": resource,
-            "context": {
-                "break_glass": bool(request.context.get("break_glass")),
-                "break_glass_reason": str(request.context.get("break_glass_reason", "")),
-            },
+            "context": {"break_glass": break_glass, "break_glass_reason": break_glass_reason},
         }
         return cedar, entities
-
-    @staticmethod
-    def _key(request: AuthzRequest) -> tuple[Any, ...]:
-        subject, resource, context = request.subject, request.resource, request.context
-        return (
-            subject.type,
-            subject.id,
-            tuple(sorted((k, _frozen(v)) for k, v in subject.properties.items())),
-            request.action,
-            resource.type,
-            resource.id,
-            tuple(sorted((k, _frozen(v)) for k, v in resource.properties.items())),
-            bool(context.get("break_glass")),
-            str(context.get("break_glass_reason", "")),
-        )
 
     def _decide(self, request: AuthzRequest) -> Decision:
         key = self._key(request)
@@ -123,14 +144,14 @@ class CedarAuthorizationClient:
         if found is not None:
             memo.move_to_end(key)
             return found
-        decision = self._evaluate(request)
+        decision = self._evaluate(key)
         memo[key] = decision
         if len(memo) > _MEMO_SIZE:
             memo.popitem(last=False)
         return decision
 
-    def _evaluate(self, request: AuthzRequest) -> Decision:
-        cedar, entities = self._cedar_request(request)
+    def _evaluate(self, key: tuple[Any, ...]) -> Decision:
+        cedar, entities = self._cedar_request(key)
         result = cedarpy.is_authorized(cedar, self._policies, entities, schema=self._schema)
         if result.diagnostics.errors:
             raise AuthorizationUnavailable(f"Cedar evaluation errors: {result.diagnostics.errors}")
@@ -152,11 +173,3 @@ class CedarAuthorizationClient:
         """Evaluate requests in order."""
         return [self._decide(request) for request in requests]
 
-
-def _frozen(value: Any) -> Any:
-    """A hashable form of an attribute value (lists become tuples)."""
-    if isinstance(value, list | tuple | set | frozenset):
-        return tuple(_frozen(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
-    return value
