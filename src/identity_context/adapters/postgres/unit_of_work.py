@@ -176,8 +176,9 @@ class PostgresUnitOfWork:
         conn = await self._pool.getconn()
         self._conn = conn
         try:
-            if conn.read_only != self._read_only:
-                await conn.set_read_only(self._read_only)
+            wanted = True if self._read_only else None  # None: a plain BEGIN
+            if conn.read_only is not wanted:
+                await conn.set_read_only(wanted)
             ctx = self.context
             tenant = str(ctx.tenant)
             row = await (
