@@ -204,7 +204,9 @@ def _load(spec: dict[str, Any], server_pid: int, profile: Path | None = None) ->
 def _specs(
     seeded: Seeded, issuer: LocalIssuer, floor_address: str, service_address: str, run_id: str
 ) -> dict[str, dict[str, Any]]:
-    tokens = {t: issuer.mint(a, t, ttl_s=7200) for t, a in zip(seeded.tenants, seeded.admins)}
+    tokens = {
+        t: issuer.mint(a, t, ttl_s=7200) for t, a in zip(seeded.tenants, seeded.admins, strict=True)
+    }
     selves = seeded.big_users[::40][:250]
     service = {"address": service_address, "tenant": seeded.big_tenant, "run_id": run_id}
     return {
@@ -266,7 +268,7 @@ def _table(results: dict[str, Any], concurrencies: list[int]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear script
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per run (default 4)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")

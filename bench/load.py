@@ -95,7 +95,7 @@ def _calls(channel: grpc.aio.Channel, spec: dict[str, Any]) -> Call:
         relations = [f"g{tag}-{i}" for i in range(5)]
 
         def grant(n: int) -> Awaitable[Any]:
-            target, md, users, objects = targets[n % len(targets)]
+            _, md, users, objects = targets[n % len(targets)]
             k = n // len(targets)
             subject = users[k % len(users)]
             place = objects[(k // len(users)) % len(objects)]

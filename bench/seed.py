@@ -48,7 +48,8 @@ INSERT INTO tenants (tenant_id, display_name, plane)
     SELECT format('tenant:bench-%%s', lpad(i::text, 2, '0')), 'Bench', 'tenant'
     FROM generate_series(0, %(tenants)s - 1) i ON CONFLICT DO NOTHING;
 INSERT INTO users (user_id)
-    SELECT format('user:admin-%%s', lpad(i::text, 2, '0')) FROM generate_series(0, %(tenants)s - 1) i
+    SELECT format('user:admin-%%s', lpad(i::text, 2, '0'))
+    FROM generate_series(0, %(tenants)s - 1) i
     UNION ALL
     SELECT format('user:t%%s-u%%s', lpad(t::text, 2, '0'), lpad(n::text, 5, '0'))
     FROM generate_series(0, %(tenants)s - 1) t,

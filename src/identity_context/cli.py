@@ -112,7 +112,10 @@ def _cmd_health(options: argparse.Namespace, settings: Settings) -> int:
                 health_pb2.HealthCheckRequest(service=options.service), timeout=options.timeout
             )
         except grpc.RpcError as exc:
-            print(f"{address}: {exc}", file=sys.stderr)
+            code = exc.code() if isinstance(exc, grpc.Call) else None
+            details = exc.details() if isinstance(exc, grpc.Call) else ""
+            reason = "no server answered" if code is grpc.StatusCode.UNAVAILABLE else details
+            print(f"{address}: {code.name if code else 'ERROR'}: {reason}", file=sys.stderr)
             return 1
     name = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
     print(f"{address}: {name}")

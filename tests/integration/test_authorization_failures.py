@@ -50,6 +50,12 @@ class AuthZenServer:
                     self._send(500, {"error": "boom"})
                 elif mode == "yes":
                     self._send(200, {"decision": "yes"})
+                elif mode == "duplicate-decision":
+                    self._send(200, None, raw=b'{"decision": false, "decision": true}')
+                elif mode == "one":
+                    self._send(200, {"decision": 1})
+                elif mode == "null":
+                    self._send(200, {"decision": None})
                 elif mode == "not-json":
                     self._send(200, None, raw=b"<html>")
                 elif self.path.endswith("/evaluations"):
@@ -143,7 +149,9 @@ UPSERT = tenant_admin_pb2.UpsertTenantUserRequest(
 )
 
 
-@pytest.mark.parametrize("mode", ["timeout", "500", "yes", "not-json"])
+@pytest.mark.parametrize(
+    "mode", ["timeout", "500", "yes", "not-json", "duplicate-decision", "one", "null"]
+)
 async def test_authzen_failure_is_unavailable_and_writes_nothing(
     remote: RunningService, authzen_server: AuthZenServer, mode: str
 ) -> None:

@@ -343,9 +343,7 @@ def pdp() -> Iterator[PolicyIdFreePdp]:
 
 
 @pytest.fixture(scope="module")
-async def remote_world(
-    database: ProvisionedDatabase, pdp: PolicyIdFreePdp
-) -> AsyncIterator[World]:
+async def remote_world(database: ProvisionedDatabase, pdp: PolicyIdFreePdp) -> AsyncIterator[World]:
     settings = Settings(
         listen="127.0.0.1:0",
         data_dir=Path(tempfile.mkdtemp(prefix="remote-world-")),
@@ -431,4 +429,3 @@ async def test_deny_reasons_are_the_same_with_either_engine(any_world: World) ->
         tenant_admin_pb2.GetTenantUserRequest(user_id=any_world.other_admin_id),
         tenant=any_world.other,
     ) == (grpc.StatusCode.PERMISSION_DENIED, "CROSS_TENANT_DENIED")
-

@@ -8,9 +8,9 @@ import sys
 from support import REPO, tool
 
 
-def test_ruff_is_clean_on_src_and_tests() -> None:
+def test_ruff_is_clean_on_src_tests_and_bench() -> None:
     checked = subprocess.run(
-        [tool("ruff"), "check", "src", "tests"],
+        [tool("ruff"), "check", "src", "tests", "bench"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -18,6 +19,7 @@ from identitycontext.v1 import (
 
 from identity_context.api import request_context
 from identity_context.application.invocation import Invocation
+from identity_context.application.pagination import Page
 from identity_context.domain.actors import AssuranceLevel
 from identity_context.domain.audit import AuditRecord, ChainVerification
 from identity_context.domain.directory import (
@@ -43,11 +45,14 @@ __all__ = [
     "from_enum",
     "from_timestamp",
     "invocation",
+    "page_response",
     "to_enum",
     "to_timestamp",
 ]
 
 E = TypeVar("E", bound=enum.Enum)
+R = TypeVar("R")
+T = TypeVar("T")
 
 
 def invocation(context: grpc.aio.ServicerContext[Any, Any], request_id: str = "") -> Invocation:
@@ -62,6 +67,30 @@ def invocation(context: grpc.aio.ServicerContext[Any, Any], request_id: str = ""
         break_glass_reason=scope.break_glass_reason,
         deadline_s=remaining if remaining is not None and remaining < 3600 else None,
     )
+
+
+_FIELD_OVERHEAD = 6  # tag and length prefix of one repeated message, at most
+_PAGE_SLACK = 1024  # the page token and the response's own framing
+
+
+def page_response(
+    response_type: type[R], field: str, page: Page[T], to_pb: Callable[[T], Any], limit: int
+) -> R:
+    """Build a list response of *page* that never exceeds *limit* bytes.
+
+    When the whole page would not fit, it is cut after the last item that
+    does, and the token continues from there (at least one item is kept, so
+    paging always moves on).
+    """
+    items = [to_pb(item) for item in page.items]
+    token = page.next_page_token
+    size = 0
+    for kept, item in enumerate(items):
+        size += item.ByteSize() + _FIELD_OVERHEAD
+        if size + _PAGE_SLACK > limit and kept > 0:
+            items, token = items[:kept], page.token_after(kept - 1)
+            break
+    return response_type(**{field: items, "next_page_token": token})
 
 
 def from_enum(domain: type[E], wrapper: Any, prefix: str, value: int, field: str) -> E | None:

@@ -46,6 +46,7 @@ SERVICE_NAMES: tuple[str, ...] = (
     fact_export_pb2.DESCRIPTOR.services_by_name["FactExportService"].full_name,
 )
 _HEALTH_NAMES = ("", *SERVICE_NAMES)
+_RESPONSE_HEADROOM = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,8 @@ def build_server(
             ("grpc.so_reuseport", 0),
         ],
     )
+    # A page leaves room for the response's metadata and trailers.
+    page_bytes = limits.max_message_bytes - _RESPONSE_HEADROOM
     tenant_admin_pb2_grpc.add_TenantAdminServiceServicer_to_server(
         TenantAdminServicer(
             use_cases.tenants,
@@ -106,14 +109,15 @@ def build_server(
             use_cases.accounts,
             use_cases.profiles,
             use_cases.audit,
+            page_bytes=page_bytes,
         ),
         server,
     )
     membership_pb2_grpc.add_MembershipServiceServicer_to_server(
-        MembershipServicer(use_cases.memberships), server
+        MembershipServicer(use_cases.memberships, page_bytes=page_bytes), server
     )
     active_context_pb2_grpc.add_ActiveContextServiceServicer_to_server(
-        ActiveContextServicer(use_cases.access_profiles), server
+        ActiveContextServicer(use_cases.access_profiles, page_bytes=page_bytes), server
     )
     fact_export_pb2_grpc.add_FactExportServiceServicer_to_server(FactExportServicer(), server)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

@@ -57,7 +57,10 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
         accounts: Accounts,
         profiles: Profiles,
         audit: AuditTrail,
+        *,
+        page_bytes: int,
     ) -> None:
+        self._page_bytes = page_bytes
         self._tenants = tenants
         self._applications = applications
         self._accounts = accounts
@@ -86,8 +89,8 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
         page = await self._tenants.list(
             m.invocation(context), request.page_size, request.page_token, state
         )
-        return ta.ListTenantsResponse(
-            tenants=[m.tenant_pb(t) for t in page.items], next_page_token=page.next_page_token
+        return m.page_response(
+            ta.ListTenantsResponse, "tenants", page, m.tenant_pb, self._page_bytes
         )
 
     async def SetTenantState(
@@ -116,8 +119,8 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
         page = await self._applications.list(
             m.invocation(context), request.page_size, request.page_token
         )
-        return ta.ListApplicationsResponse(
-            bindings=[m.binding_pb(b) for b in page.items], next_page_token=page.next_page_token
+        return m.page_response(
+            ta.ListApplicationsResponse, "bindings", page, m.binding_pb, self._page_bytes
         )
 
     async def UpsertTenantUser(
@@ -153,8 +156,8 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
         page = await self._accounts.list(
             m.invocation(context), request.page_size, request.page_token, state
         )
-        return ta.ListTenantUsersResponse(
-            tenant_users=[m.account_pb(a) for a in page.items], next_page_token=page.next_page_token
+        return m.page_response(
+            ta.ListTenantUsersResponse, "tenant_users", page, m.account_pb, self._page_bytes
         )
 
     async def SetAccountState(
@@ -213,8 +216,8 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
             request.action,
             request.after_seq,
         )
-        return ta.ListAuditRecordsResponse(
-            records=[m.audit_pb(r) for r in page.items], next_page_token=page.next_page_token
+        return m.page_response(
+            ta.ListAuditRecordsResponse, "records", page, m.audit_pb, self._page_bytes
         )
 
     async def VerifyAuditChain(
@@ -226,8 +229,9 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
 class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
     """identitycontext.v1.MembershipService."""
 
-    def __init__(self, memberships: MembershipAdministration) -> None:
+    def __init__(self, memberships: MembershipAdministration, *, page_bytes: int) -> None:
         self._uc = memberships
+        self._page_bytes = page_bytes
 
     async def CreateScope(
         self, request: mb.CreateScopeRequest, context: Context
@@ -249,9 +253,7 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
             request.parent_scope_id,
             kind,
         )
-        return mb.ListScopesResponse(
-            scopes=[m.scope_pb(s) for s in page.items], next_page_token=page.next_page_token
-        )
+        return m.page_response(mb.ListScopesResponse, "scopes", page, m.scope_pb, self._page_bytes)
 
     async def CreateGroup(
         self, request: mb.CreateGroupRequest, context: Context
@@ -268,9 +270,7 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
         page = await self._uc.list_groups(
             m.invocation(context), request.page_size, request.page_token
         )
-        return mb.ListGroupsResponse(
-            groups=[m.group_pb(g) for g in page.items], next_page_token=page.next_page_token
-        )
+        return m.page_response(mb.ListGroupsResponse, "groups", page, m.group_pb, self._page_bytes)
 
     async def AddGroupMember(
         self, request: mb.AddGroupMemberRequest, context: Context
@@ -296,9 +296,8 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
         page = await self._uc.list_group_members(
             m.invocation(context), request.group_id, request.page_size, request.page_token
         )
-        return mb.ListGroupMembersResponse(
-            group_members=[m.group_member_pb(g) for g in page.items],
-            next_page_token=page.next_page_token,
+        return m.page_response(
+            mb.ListGroupMembersResponse, "group_members", page, m.group_member_pb, self._page_bytes
         )
 
     async def GrantMembership(
@@ -340,17 +339,17 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
             page_size=request.page_size,
             page_token=request.page_token,
         )
-        return mb.ListMembershipsResponse(
-            memberships=[m.membership_pb(x) for x in page.items],
-            next_page_token=page.next_page_token,
+        return m.page_response(
+            mb.ListMembershipsResponse, "memberships", page, m.membership_pb, self._page_bytes
         )
 
 
 class ActiveContextServicer(active_context_pb2_grpc.ActiveContextServiceServicer):
     """identitycontext.v1.ActiveContextService."""
 
-    def __init__(self, access_profiles: AccessProfiles) -> None:
+    def __init__(self, access_profiles: AccessProfiles, *, page_bytes: int) -> None:
         self._profiles = access_profiles
+        self._page_bytes = page_bytes
 
     async def CreateAccessProfile(
         self, request: active_context_pb2.CreateAccessProfileRequest, context: Context
@@ -372,9 +371,12 @@ class ActiveContextServicer(active_context_pb2_grpc.ActiveContextServiceServicer
         page = await self._profiles.list(
             m.invocation(context), request.page_size, request.page_token
         )
-        return active_context_pb2.ListAccessProfilesResponse(
-            access_profiles=[m.access_profile_pb(p) for p in page.items],
-            next_page_token=page.next_page_token,
+        return m.page_response(
+            active_context_pb2.ListAccessProfilesResponse,
+            "access_profiles",
+            page,
+            m.access_profile_pb,
+            self._page_bytes,
         )
 
 

@@ -172,4 +172,3 @@ class CedarAuthorizationClient:
     ) -> list[Decision]:
         """Evaluate requests in order."""
         return [self._decide(request) for request in requests]
-

@@ -53,8 +53,18 @@ class EmbeddedPostgres:
         return parse_qs(urlsplit(url).query).get("host", [""])[0]
 
     def stop(self) -> None:
-        """Stop the server when this process started or attached to it. Blocking."""
-        if self._server is not None:
-            self._server.cleanup()
-            self._server = None
+        """Let go of the server; it stops when no other process uses it. Blocking.
+
+        The wheel counts the processes attached to one data folder: a command
+        run beside a running ``serve`` (bootstrap-platform, migrate) detaches
+        without stopping the server under it.
+        """
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.cleanup()
+        info = getattr(server, "_postmaster_info", None)
+        if info is not None and info.process.is_running():
+            _log.info("detached from the embedded PostgreSQL; another process still uses it")
+        else:
             _log.info("embedded PostgreSQL stopped")

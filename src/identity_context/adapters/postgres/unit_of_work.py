@@ -273,9 +273,7 @@ class PostgresUnitOfWork:
         self._last_seq, self._last_hash = int(last_seq), str(last_hash)
         replay = None
         if ctx.request_id:
-            stored = await (
-                await conn.execute(_STORED_RESULT, (tenant, ctx.request_id))
-            ).fetchone()
+            stored = await (await conn.execute(_STORED_RESULT, (tenant, ctx.request_id))).fetchone()
             if stored is not None:
                 replay = IdempotencyRecord(ctx.request_id, *stored)
         self._lock = TenantLock(TenantState(state), replay)
