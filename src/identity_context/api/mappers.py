@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf.message import Message
 from identitycontext.v1 import (
     active_context_pb2,
     common_pb2,
@@ -46,12 +47,13 @@ __all__ = [
     "from_timestamp",
     "invocation",
     "page_response",
+    "set_time",
     "to_enum",
     "to_timestamp",
 ]
 
 E = TypeVar("E", bound=enum.Enum)
-R = TypeVar("R")
+R = TypeVar("R", bound=Message)
 T = TypeVar("T")
 
 
@@ -83,14 +85,16 @@ def page_response(
     paging always moves on).
     """
     items = [to_pb(item) for item in page.items]
-    token = page.next_page_token
+    response = response_type(**{field: items, "next_page_token": page.next_page_token})
+    if response.ByteSize() + _PAGE_SLACK <= limit:  # the common case: one size check
+        return response
     size = 0
     for kept, item in enumerate(items):
         size += item.ByteSize() + _FIELD_OVERHEAD
         if size + _PAGE_SLACK > limit and kept > 0:
-            items, token = items[:kept], page.token_after(kept - 1)
+            items = items[:kept]
             break
-    return response_type(**{field: items, "next_page_token": token})
+    return response_type(**{field: items, "next_page_token": page.token_after(len(items) - 1)})
 
 
 def from_enum(domain: type[E], wrapper: Any, prefix: str, value: int, field: str) -> E | None:
@@ -132,6 +136,13 @@ def to_timestamp(moment: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
     delta = moment - _EPOCH
     seconds = delta.days * 86_400 + delta.seconds
     return timestamp_pb2.Timestamp(seconds=seconds, nanos=delta.microseconds * 1000)
+
+
+def set_time(target: timestamp_pb2.Timestamp, moment: dt.datetime) -> None:
+    """Set the Timestamp field *target* (of a message being built) to *moment*."""
+    delta = moment - _EPOCH
+    target.seconds = delta.days * 86_400 + delta.seconds
+    target.nanos = delta.microseconds * 1000
 
 
 # google.protobuf.Timestamp's documented range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
@@ -304,19 +315,23 @@ def group_member_pb(member: GroupMember) -> membership_pb2.GroupMember:
 
 
 def membership_pb(membership: Membership) -> membership_pb2.Membership:
-    """Map a membership."""
-    return membership_pb2.Membership(
+    """Map a membership (a page holds many: times are set in place, no temporaries)."""
+    message = membership_pb2.Membership(
         membership_id=membership.membership_id,
         subject=membership.subject,
         relation=membership.relation,
         object=membership.object,
         state=to_enum(membership_pb2.MembershipState, "MEMBERSHIP_STATE_", membership.state),
-        valid_from=to_timestamp(membership.valid_from),
-        valid_until=to_timestamp(membership.valid_until),
-        create_time=to_timestamp(membership.created_at),
-        revoke_time=to_timestamp(membership.revoked_at),
         etag=membership.etag,
     )
+    set_time(message.create_time, membership.created_at)
+    if membership.valid_from is not None:
+        set_time(message.valid_from, membership.valid_from)
+    if membership.valid_until is not None:
+        set_time(message.valid_until, membership.valid_until)
+    if membership.revoked_at is not None:
+        set_time(message.revoke_time, membership.revoked_at)
+    return message
 
 
 def access_profile_definition(profile: active_context_pb2.AccessProfile) -> AccessProfileDefinition:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from psycopg.types.json import Jsonb
 
@@ -309,6 +310,15 @@ class PgGroupRepository(_Repository):
         return [GroupMember(r["group_id"], r["user_id"], r["created_at"]) for r in rows]
 
 
+_MEMBERSHIP_STATES = {state.value: state for state in MembershipState}
+# The columns of a Membership, in the order _membership_of() reads them.
+_MEMBERSHIP_COLUMNS = (
+    "membership_id, coalesce(subject_user_id, subject_group_id), relation,"
+    " coalesce(object_scope_id, tenant_id), state, valid_from, valid_until, version,"
+    " created_at, revoked_at"
+)
+
+
 def _membership(row: Row, tenant: TenantId) -> Membership:
     return Membership(
         membership_id=row["membership_id"],
@@ -321,6 +331,23 @@ def _membership(row: Row, tenant: TenantId) -> Membership:
         version=int(row["version"]),
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
+    )
+
+
+def _membership_of(row: tuple[Any, ...]) -> Membership:
+    """A Membership from a tuple row of _MEMBERSHIP_COLUMNS (lists: no dict per row)."""
+    membership_id, subject, relation, object_, state, since, until, version, created, ended = row
+    return Membership(
+        membership_id,
+        subject,
+        relation,
+        object_,
+        _MEMBERSHIP_STATES[state],
+        since,
+        until,
+        version,
+        created,
+        ended,
     )
 
 
@@ -390,8 +417,9 @@ class PgMembershipRepository(_Repository):
     ) -> list[Membership]:
         """List memberships ordered by id, filtered (empty filter = any)."""
         object_scope = None if object_ in ("", self._tid) else object_
-        rows = await self._db.fetch_all(
-            "SELECT * FROM memberships WHERE tenant_id = %s AND membership_id > %s"
+        rows = await self._db.fetch_tuples(
+            f"SELECT {_MEMBERSHIP_COLUMNS} FROM memberships"  # noqa: S608 - constant columns
+            " WHERE tenant_id = %s AND membership_id > %s"
             " AND state = %s"
             " AND (%s = '' OR coalesce(subject_user_id, subject_group_id) = %s)"
             " AND (%s = '' OR relation = %s)"
@@ -410,7 +438,7 @@ class PgMembershipRepository(_Repository):
                 limit,
             ),
         )
-        return [_membership(row, self._tenant) for row in rows]
+        return [_membership_of(row) for row in rows]
 
     async def relations_of(
         self, user_id: str, objects: Sequence[str], relations: Sequence[str]

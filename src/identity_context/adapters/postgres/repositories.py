@@ -57,6 +57,11 @@ class Session:
             await cursor.execute(query, params)
             return await cursor.fetchall()
 
+    async def fetch_tuples(self, query: Any, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement; return its rows as tuples (long lists: no dict per row)."""
+        self.statements += 1
+        return await (await self.conn.execute(query, params)).fetchall()
+
     async def fetch_one(self, query: Any, params: Sequence[Any] = ()) -> Row | None:
         """Run one statement; return its first row as a dict, or None."""
         rows = await self.fetch_all(query, params)
