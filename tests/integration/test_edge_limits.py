@@ -149,8 +149,14 @@ async def test_a_page_token_is_bound_to_its_rpc(world: World) -> None:
     assert await world.admin.fails(
         MS, "ListScopes", mb.ListScopesRequest(page_token=first.next_page_token)
     ) == (grpc.StatusCode.INVALID_ARGUMENT, "PAGE_TOKEN_INVALID")
-    # Nor does one with a flipped character.
-    flipped = first.next_page_token[:-1] + ("A" if first.next_page_token[-1] != "A" else "B")
+    # Nor does one with a flipped character, in its signature or its padding bits.
+    token = first.next_page_token
+    flipped = token[:-5] + ("A" if token[-5] != "A" else "B") + token[-4:]
+    padding = token[:-1] + ("B" if token[-1] == "A" else "A" if token[-1] == "B" else token[-1])
+    if padding != token:
+        assert await world.admin.fails(
+            MS, "ListGroups", mb.ListGroupsRequest(page_token=padding)
+        ) == (grpc.StatusCode.INVALID_ARGUMENT, "PAGE_TOKEN_INVALID")
     assert await world.admin.fails(MS, "ListGroups", mb.ListGroupsRequest(page_token=flipped)) == (
         grpc.StatusCode.INVALID_ARGUMENT,
         "PAGE_TOKEN_INVALID",

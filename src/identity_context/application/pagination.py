@@ -84,6 +84,8 @@ class PageTokens:
             after = raw.decode()
         except (binascii.Error, ValueError):
             raise _invalid_token() from None
+        if _b64(raw) != body or _b64(given) != mac:  # one spelling per token, no look-alikes
+            raise _invalid_token()
         if not any(hmac.compare_digest(self._mac(k, scope, raw), given) for k in self._keys):
             raise _invalid_token()
         return after
