@@ -32,6 +32,7 @@ from identity_context.adapters.postgres.embedded import EmbeddedPostgres
 from identity_context.adapters.postgres.migrations import MigrationError, apply_migrations
 from identity_context.adapters.postgres.pool import open_pool, store_ready
 from identity_context.adapters.postgres.provisioning import provision
+from identity_context.adapters.postgres.roles import runtime_role_problems
 from identity_context.adapters.postgres.unit_of_work import PostgresStore
 from identity_context.adapters.telemetry import build_tracer_provider, exports_spans
 from identity_context.api.interceptors import RequestInterceptor
@@ -186,25 +187,13 @@ class StoreRoleError(RuntimeError):
 
 
 async def check_runtime_role(pool: AsyncConnectionPool) -> None:
-    """Raise StoreRoleError when the runtime role is superuser, BYPASSRLS or owns a table."""
-    async with pool.connection() as conn:
-        row = await (
-            await conn.execute(
-                "SELECT current_user, rolsuper, rolbypassrls,"
-                " EXISTS (SELECT 1 FROM pg_class c WHERE c.relowner = r.oid AND c.relkind = 'r'"
-                "         AND c.relnamespace = 'public'::regnamespace)"
-                " FROM pg_roles r WHERE r.rolname = current_user"
-            )
-        ).fetchone()
-        await conn.rollback()
-    if row is None:
-        raise StoreRoleError("cannot read the runtime role")
-    user, superuser, bypass, owns = row
-    if superuser or bypass or owns:
+    """Raise StoreRoleError naming every attribute by which the runtime role could bypass RLS."""
+    user, problems = await runtime_role_problems(pool)
+    if problems:
         raise StoreRoleError(
-            f"refusing to serve: database role {user!r} can bypass row-level security "
-            f"(superuser={superuser}, bypassrls={bypass}, owns tables={owns}); connect "
-            "IDENTITY_CONTEXT_DATABASE_URL as a runtime role that owns nothing"
+            f"refusing to serve: database role {user!r} can bypass row-level security: "
+            f"{'; '.join(problems)}. Connect IDENTITY_CONTEXT_DATABASE_URL as a runtime role "
+            "that owns nothing and is a member of identity_context_runtime only"
         )
 
 
