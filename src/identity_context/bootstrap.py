@@ -171,12 +171,14 @@ class StoreUrls:
 
 
 async def resolve_store(settings: Settings, embedded: EmbeddedPostgres | None) -> StoreUrls:
-    """Return the store's URLs, starting and provisioning the embedded server when used."""
-    if embedded is None:
-        assert settings.database_url is not None
-        return StoreUrls(
-            settings.database_url, settings.migration_database_url or settings.database_url
-        )
+    """Return the store's URLs for serving, starting and provisioning the embedded server.
+
+    Raise ConfigError when the settings name no runtime database where one is needed.
+    """
+    runtime = settings.runtime_store_url()
+    if runtime is not None:
+        return StoreUrls(runtime, settings.migration_database_url or runtime)
+    assert embedded is not None
     admin_url = await asyncio.to_thread(embedded.start)
     provisioned = await provision(admin_url)
     return StoreUrls(provisioned.runtime_url, provisioned.migration_url)
@@ -212,6 +214,7 @@ class IdentityContextService:
         tracer_provider: TracerProvider | None = None,
         authorization: AuthorizationClient | None = None,
     ) -> None:
+        settings.runtime_store_url()  # ConfigError early when serving has no database
         self.settings = settings
         # A provider handed in (tests) or an OTLP endpoint: spans are made.
         tracing = tracer_provider is not None or exports_spans()

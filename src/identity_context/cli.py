@@ -64,19 +64,32 @@ def _cmd_serve(_: argparse.Namespace, settings: Settings) -> int:
 async def _migrate(settings: Settings) -> int:
     from identity_context.adapters.postgres.embedded import EmbeddedPostgres
     from identity_context.adapters.postgres.migrations import apply_migrations
-    from identity_context.bootstrap import resolve_store
+    from identity_context.adapters.postgres.provisioning import provision
 
-    embedded = EmbeddedPostgres(settings.data_dir) if settings.embedded_store else None
+    url = settings.migration_store_url()
+    embedded = EmbeddedPostgres(settings.data_dir) if url is None else None
     try:
-        urls = await resolve_store(settings, embedded)
-        applied = await apply_migrations(urls.migration_url)
+        if embedded is not None:
+            url = (await provision(await asyncio.to_thread(embedded.start))).migration_url
+        assert url is not None
+        applied = await apply_migrations(url)
     finally:
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
     for migration in applied:
         print(f"applied {migration.version:04d}_{migration.name}")
-    print(f"{len(applied)} migration(s) applied; schema is up to date")
+    where = "the embedded database" if embedded is not None else _describe(url)
+    print(f"{len(applied)} migration(s) applied to {where}; schema is up to date")
     return 0
+
+
+def _describe(url: str) -> str:
+    """A database URL without its password, for messages."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(url)
+    where = f"{params.get('host', 'localhost')}:{params.get('port', '5432')}"
+    return f"database {params.get('dbname', '?')} on {where} as {params.get('user', '?')}"
 
 
 def _cmd_migrate(_: argparse.Namespace, settings: Settings) -> int:

@@ -90,8 +90,48 @@ class Settings:
 
     @property
     def embedded_store(self) -> bool:
-        """True when the service runs its own PostgreSQL in the data directory."""
-        return self.database_url is None
+        """True when no database URL is set: the embedded PostgreSQL in the data directory.
+
+        Any database URL, the owner's alone included, means an external store:
+        nothing embedded is ever started then.
+        """
+        return self.database_url is None and self.migration_database_url is None
+
+    def runtime_store_url(self) -> str | None:
+        """The runtime role's URL for serving, None for the embedded store.
+
+        Raise ConfigError when serving cannot know its database: production
+        without IDENTITY_CONTEXT_DATABASE_URL (the embedded PostgreSQL is for
+        development), or an owner URL without a runtime URL.
+        """
+        if self.database_url is not None:
+            return self.database_url
+        if self.mode is Mode.PRODUCTION:
+            raise ConfigError(
+                "refusing to start: production mode needs IDENTITY_CONTEXT_DATABASE_URL "
+                "(the embedded PostgreSQL is for development)"
+            )
+        if self.migration_database_url is not None:
+            raise ConfigError(
+                "IDENTITY_CONTEXT_MIGRATION_DATABASE_URL is set without "
+                "IDENTITY_CONTEXT_DATABASE_URL: serving needs the runtime role's URL"
+            )
+        return None
+
+    def migration_store_url(self) -> str | None:
+        """The owner's URL for migrating, None for the embedded store.
+
+        Migrating needs only the owner: IDENTITY_CONTEXT_MIGRATION_DATABASE_URL,
+        else IDENTITY_CONTEXT_DATABASE_URL. Raise ConfigError in production when
+        neither is set.
+        """
+        url = self.migration_database_url or self.database_url
+        if url is None and self.mode is Mode.PRODUCTION:
+            raise ConfigError(
+                "production mode migrates the database named by "
+                "IDENTITY_CONTEXT_MIGRATION_DATABASE_URL (the owner role); it is not set"
+            )
+        return url
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -116,11 +156,6 @@ class Settings:
                 "mode; configure trusted issuers with IDENTITY_CONTEXT_ISSUERS_FILE instead"
             )
         database_url = env.get("IDENTITY_CONTEXT_DATABASE_URL") or None
-        if production and database_url is None:
-            raise ConfigError(
-                "refusing to start: production mode needs IDENTITY_CONTEXT_DATABASE_URL "
-                "(the embedded PostgreSQL is for development)"
-            )
         issuers_file = env.get("IDENTITY_CONTEXT_ISSUERS_FILE") or None
         log_format = env.get("IDENTITY_CONTEXT_LOG_FORMAT", "json").strip().lower()
         if log_format not in {"json", "text"}:

@@ -91,3 +91,31 @@ async def test_migrate_refuses_a_changed_history(pg_admin_url: str, tmp_path: Pa
     )
     assert refused.returncode != 0
     assert "changed after it was applied" in refused.stderr
+
+
+@pytest.mark.parametrize("mode", ["development", "production"])
+async def test_migrate_with_only_the_owner_url_migrates_that_database_and_embeds_nothing(
+    pg_admin_url: str, tmp_path: Path, mode: str
+) -> None:
+    fresh = await make_database(pg_admin_url, migrate=False)
+    ran = migrate(
+        {
+            "IDENTITY_CONTEXT_MODE": mode,
+            "IDENTITY_CONTEXT_MIGRATION_DATABASE_URL": fresh.migration_url,
+        },
+        tmp_path,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert f"{len(available_migrations())} migration(s) applied" in ran.stdout
+    assert f"database {fresh.database} on" in ran.stdout
+    assert not (tmp_path / ".identity-context").exists()  # no embedded database
+    async with await psycopg.AsyncConnection.connect(fresh.migration_url) as conn:
+        row = await (await conn.execute("SELECT count(*) FROM schema_migrations")).fetchone()
+    assert row == (len(available_migrations()),)
+
+
+def test_production_migrate_without_any_url_refuses(tmp_path: Path) -> None:
+    ran = migrate({"IDENTITY_CONTEXT_MODE": "production"}, tmp_path)
+    assert ran.returncode == 2
+    assert "IDENTITY_CONTEXT_MIGRATION_DATABASE_URL" in ran.stderr
+    assert not (tmp_path / ".identity-context").exists()

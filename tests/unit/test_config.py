@@ -26,9 +26,27 @@ def test_production_with_local_issuer_on_is_refused() -> None:
         Settings.from_env({**PROD_DB, "IDENTITY_CONTEXT_LOCAL_ISSUER": "on"})
 
 
-def test_production_needs_a_database_url() -> None:
+def test_production_serving_needs_the_runtime_url() -> None:
+    settings = Settings.from_env({"IDENTITY_CONTEXT_MODE": "production"})
     with pytest.raises(ConfigError, match="IDENTITY_CONTEXT_DATABASE_URL"):
-        Settings.from_env({"IDENTITY_CONTEXT_MODE": "production"})
+        settings.runtime_store_url()
+    owner_only = Settings.from_env(
+        {"IDENTITY_CONTEXT_MODE": "production", "IDENTITY_CONTEXT_MIGRATION_DATABASE_URL": "o"}
+    )
+    with pytest.raises(ConfigError, match="IDENTITY_CONTEXT_DATABASE_URL"):
+        owner_only.runtime_store_url()
+
+
+def test_migrating_needs_only_the_owner_url_and_never_embeds_when_one_is_set() -> None:
+    owner_only = Settings.from_env(
+        {"IDENTITY_CONTEXT_MODE": "production", "IDENTITY_CONTEXT_MIGRATION_DATABASE_URL": "o"}
+    )
+    assert owner_only.migration_store_url() == "o" and not owner_only.embedded_store
+    development = Settings.from_env({"IDENTITY_CONTEXT_MIGRATION_DATABASE_URL": "o"})
+    assert development.migration_store_url() == "o" and not development.embedded_store
+    with pytest.raises(ConfigError, match="IDENTITY_CONTEXT_MIGRATION_DATABASE_URL"):
+        Settings.from_env({"IDENTITY_CONTEXT_MODE": "production"}).migration_store_url()
+    assert Settings.from_env({}).migration_store_url() is None  # embedded
 
 
 @pytest.mark.parametrize(
