@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import RsaTestIssuer
@@ -112,3 +115,115 @@ async def test_jwks_url_is_fetched_cached_and_refetched_once_per_cooldown(tmp_pa
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+class SlowJwks:
+    """A real HTTP JWKS endpoint whose pace the test sets.
+
+    ``mode``: "fast" answers at once; "hold" sends headers, then waits until
+    ``release`` is set; "trickle" sends one byte every 0.2 s, forever.
+    """
+
+    def __init__(self, body: bytes) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.mode = "fast"
+        self.release = threading.Event()
+        self.requests = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                outer.requests += 1
+                mode = outer.mode
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body) + 10_000))
+                self.end_headers()
+                try:
+                    if mode == "fast":
+                        self.wfile.write(body + b" " * 10_000)
+                    elif mode == "hold":
+                        outer.release.wait(30)
+                        self.wfile.write(body + b" " * 10_000)
+                    else:
+                        for _ in range(150):
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            outer.release.wait(0.2)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def slow(tmp_path: Path) -> Iterator[tuple[SlowJwks, RsaTestIssuer]]:
+    issuer = RsaTestIssuer(tmp_path)
+    server = SlowJwks(issuer.jwks_path.read_bytes())
+    try:
+        yield server, issuer
+    finally:
+        server.close()
+
+
+async def test_a_trickling_endpoint_cannot_hold_a_fetch_past_its_bound(slow: Any) -> None:
+    server, issuer = slow
+    server.mode = "trickle"
+    source = JwksKeySource(jwks_url=server.url, fetch_timeout_s=0.5)
+    # Fails closed, and at all: the test's own bound only proves it returns.
+    with pytest.raises(Unauthenticated):
+        await asyncio.wait_for(source.key_for(issuer.kid), 20)
+    assert server.requests == 1
+
+
+async def test_a_cached_key_never_waits_for_a_refetch(slow: Any) -> None:
+    server, issuer = slow
+    clock = FakeMonotonic()
+    source = JwksKeySource(
+        jwks_url=server.url, unknown_kid_cooldown_s=30, fetch_timeout_s=20, monotonic=clock
+    )
+    assert (await source.key_for(issuer.kid)).key_id == issuer.kid  # fetched once, fast
+    server.mode = "hold"
+    clock.now += 31
+    forged = asyncio.ensure_future(source.key_for("forged"))  # starts a refetch; it hangs
+    while server.requests < 2:  # noqa: ASYNC110 - a counter of the server thread
+        await asyncio.sleep(0.01)
+    for _ in range(50):  # the known key answers while the refetch is still held
+        assert (await source.key_for(issuer.kid)).key_id == issuer.kid
+    assert not server.release.is_set() and not forged.done()
+    # Other unknown kids join the one fetch under way instead of starting more.
+    joined = asyncio.ensure_future(source.key_for("also-forged"))
+    await asyncio.sleep(0.05)
+    assert server.requests == 2
+    server.release.set()
+    for waiting in (forged, joined):
+        with pytest.raises(Unauthenticated):
+            await waiting
+    assert source.fetch_count == 2
+
+
+async def test_a_stale_set_is_refreshed_in_the_background(slow: Any) -> None:
+    server, issuer = slow
+    clock = FakeMonotonic()
+    source = JwksKeySource(jwks_url=server.url, cache_ttl_s=10, monotonic=clock)
+    await source.key_for(issuer.kid)
+    server.mode = "hold"
+    clock.now += 11
+    assert (await source.key_for(issuer.kid)).key_id == issuer.kid  # answered from the cache
+    while server.requests < 2:  # noqa: ASYNC110 - a counter of the server thread
+        await asyncio.sleep(0.01)
+    assert not server.release.is_set()
+    server.release.set()

@@ -6,11 +6,11 @@ import asyncio
 import json
 import logging
 import time
-import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
 import jwt
 
 from identity_context.domain.errors import Unauthenticated
@@ -61,10 +61,14 @@ class StaticKeySource:
 class JwksKeySource:
     """Keys loaded from a JWKS file or URL.
 
-    The set is cached for *cache_ttl_s*. A token naming an unknown ``kid`` makes
-    the source refetch at most once per *unknown_kid_cooldown_s*, so a flood of
-    forged kids cannot turn into a flood of fetches. A failed refetch keeps the
-    previous keys.
+    The set is cached for *cache_ttl_s*. A call whose key is cached never waits:
+    a stale set is refreshed in the background while the cached key answers.
+    A token naming an unknown ``kid`` makes the source refetch at most once per
+    *unknown_kid_cooldown_s* (a flood of forged kids is not a flood of
+    fetches); such calls wait for that one fetch, which is bounded as a whole
+    (connect, transfer and size) by *fetch_timeout_s* and
+    :data:`_MAX_JWKS_BYTES`, so a trickling endpoint cannot hold anyone for
+    longer. A failed refetch keeps the previous keys.
     """
 
     def __init__(
@@ -79,6 +83,8 @@ class JwksKeySource:
     ) -> None:
         if (jwks_file is None) == (jwks_url is None):
             raise ValueError("exactly one of jwks_file and jwks_url is required")
+        if jwks_url is not None and not jwks_url.startswith(("https://", "http://")):
+            raise ValueError("jwks_url must be http(s)")
         self._file = jwks_file
         self._url = jwks_url
         self._ttl = cache_ttl_s
@@ -86,8 +92,8 @@ class JwksKeySource:
         self._timeout = fetch_timeout_s
         self._monotonic = monotonic
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
-        self._lock = asyncio.Lock()
+        self._fetched_at: float | None = None  # when the last fetch started
+        self._fetch: asyncio.Task[None] | None = None  # the one fetch under way
         self.fetch_count = 0
 
     @property
@@ -96,47 +102,63 @@ class JwksKeySource:
         return str(self._file) if self._file is not None else str(self._url)
 
     async def key_for(self, kid: str | None) -> jwt.PyJWK:
-        """Return the key named *kid*, refreshing the set when stale or when *kid* is new.
-
-        Raise Unauthenticated when the key cannot be found.
-        """
-        async with self._lock:
-            now = self._monotonic()
-            stale = self._fetched_at is None or now - self._fetched_at >= self._ttl
-            if stale:
-                await self._refresh()
+        """Return the key named *kid*; raise Unauthenticated when it cannot be found."""
+        now = self._monotonic()
+        key = _select(self._keys, kid)
+        if key is not None:
+            if self._fetched_at is None or now - self._fetched_at >= self._ttl:
+                self._start_fetch()  # stale: refresh for the next callers, answer now
+            return key
+        fetching = self._fetch is not None and not self._fetch.done()
+        if fetching or self._fetched_at is None or now - self._fetched_at >= self._cooldown:
+            # shield: a caller that gives up does not cancel the fetch others wait on
+            await asyncio.shield(self._start_fetch())
             key = _select(self._keys, kid)
-            if key is None and not stale and self._cooldown_over(now):
-                await self._refresh()
-                key = _select(self._keys, kid)
         if key is None:
             raise Unauthenticated("token signing key is unknown")
         return key
 
-    def _cooldown_over(self, now: float) -> bool:
-        return self._fetched_at is None or now - self._fetched_at >= self._cooldown
+    def _start_fetch(self) -> asyncio.Task[None]:
+        if self._fetch is None or self._fetch.done():
+            self._fetched_at = self._monotonic()
+            self.fetch_count += 1
+            self._fetch = asyncio.create_task(self._refresh(), name=f"jwks {self.location}")
+        return self._fetch
 
     async def _refresh(self) -> None:
-        self._fetched_at = self._monotonic()
-        self.fetch_count += 1
         try:
-            document = await asyncio.to_thread(self._load)
+            document = await asyncio.wait_for(self._load(), self._timeout)
             self._keys = _index(document)
-        except (OSError, ValueError, jwt.PyJWKSetError, jwt.PyJWKError) as exc:
-            _log.warning("cannot load JWKS from %s: %s", self.location, exc)
+        except (TimeoutError, OSError, ValueError, httpx.HTTPError, jwt.PyJWKSetError,
+                jwt.PyJWKError) as exc:  # fmt: skip
+            _log.warning(
+                "cannot load JWKS from %s: %s", self.location, str(exc) or type(exc).__name__
+            )
 
-    def _load(self) -> Mapping[str, Any]:
+    async def _load(self) -> Mapping[str, Any]:
         if self._file is not None:
-            raw = self._file.read_bytes()[: _MAX_JWKS_BYTES + 1]
+            raw = await asyncio.to_thread(self._file.read_bytes)
         else:
             assert self._url is not None
-            if not self._url.startswith(("https://", "http://")):
-                raise ValueError("jwks_url must be http(s)")
-            with urllib.request.urlopen(self._url, timeout=self._timeout) as response:  # noqa: S310
-                raw = response.read(_MAX_JWKS_BYTES + 1)
+            raw = await self._download(self._url)
         if len(raw) > _MAX_JWKS_BYTES:
             raise ValueError("JWKS document is larger than 1 MiB")
         document = json.loads(raw)
         if not isinstance(document, dict):
             raise ValueError("JWKS document is not a JSON object")
         return document
+
+    async def _download(self, url: str) -> bytes:
+        body = bytearray()
+        timeout = httpx.Timeout(self._timeout)
+        async with (
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code != 200:
+                raise ValueError(f"HTTP {response.status_code}")
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > _MAX_JWKS_BYTES:
+                    raise ValueError("JWKS document is larger than 1 MiB")
+        return bytes(body)
