@@ -10,8 +10,10 @@ import secrets
 import sys
 import time
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import psycopg
@@ -30,7 +32,7 @@ from identity_context.adapters.authz.authzen import AuthZenClient
 from identity_context.adapters.authz.cedar import CedarAuthorizationClient
 from identity_context.adapters.postgres.embedded import EmbeddedPostgres
 from identity_context.adapters.postgres.migrations import MigrationError, apply_migrations
-from identity_context.adapters.postgres.pool import open_pool, store_ready
+from identity_context.adapters.postgres.pool import open_pool, pool_answers, store_ready
 from identity_context.adapters.postgres.provisioning import provision
 from identity_context.adapters.postgres.roles import runtime_role_problems
 from identity_context.adapters.postgres.unit_of_work import PostgresStore
@@ -65,7 +67,8 @@ __all__ = [
 ]
 
 _log = logging.getLogger("identity_context")
-_READINESS_INTERVAL_S = 2.0
+_READINESS_INTERVAL_S = 2.0  # while serving: confirm
+_RECOVERY_INTERVAL_S = 0.2  # while not serving: notice the store's return quickly
 _DRAIN_QUIET_S = 0.1
 _LOG_FLUSH_INTERVAL_S = 0.25
 _PAGE_TOKEN_KEY_FILE = "page-token.key"
@@ -231,6 +234,9 @@ class IdentityContextService:
         self._server: grpc.aio.Server | None = None
         self._interceptor: RequestInterceptor | None = None
         self._readiness: asyncio.Task[None] | None = None
+        self._serving = False
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Future[None]] = set()
         self._log_flusher: asyncio.Task[None] | None = None
         self._stopped = False
 
@@ -246,7 +252,7 @@ class IdentityContextService:
             min_size=self.settings.pool_min_size,
             max_size=self.settings.pool_max_size,
         )
-        self.store = PostgresStore(self._pool)
+        self.store = PostgresStore(self._pool, on_unavailable=self._store_failed)
         server, self._interceptor = build_server(
             verifier=self._verifier,
             use_cases=build_use_cases(self.store, self._authorization, page_tokens(self.settings)),
@@ -289,20 +295,57 @@ class IdentityContextService:
             await asyncio.sleep(0.02)
         _log.warning("grace period over with %d RPC(s) in flight", interceptor.in_flight)
 
+    def _store_failed(self) -> None:
+        """A store operation failed as unavailable: report NOT_SERVING now, probe soon."""
+        if self._serving and not self._stopped:
+            self._serving = False
+            self._background(self._report(False, "a store operation failed"))
+        self._wake.set()
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _report(self, serving: bool, reason: str | None) -> None:
+        await set_serving(self.health, serving)
+        if serving:
+            _log.info("health: SERVING")
+        else:
+            _log.info("health: NOT_SERVING (%s)", reason)
+
+    async def _renew_pool(self, urls: StoreUrls) -> bool:
+        """Replace a pool stuck in its reconnection backoff by a fresh one; True if it answers."""
+        assert self.store is not None
+        fresh = await open_pool(
+            urls.runtime_url,
+            min_size=self.settings.pool_min_size,
+            max_size=self.settings.pool_max_size,
+        )
+        if not await pool_answers(fresh, timeout_s=2.0):
+            await fresh.close()
+            return False
+        stale = self.store.replace_pool(fresh)
+        self._pool = fresh
+        _log.info("store reachable again: a new connection pool replaced the one backing off")
+        self._background(stale.close())
+        return True
+
     async def _watch_readiness(self, urls: StoreUrls) -> None:
-        assert self._pool is not None
+        assert self.store is not None
         migrated = not self.settings.migrate_on_start
         role_checked = False
-        serving = False
         while True:
             try:
                 if not migrated:
                     applied = await apply_migrations(urls.migration_url)
                     migrated = True
                     _log.info("migrations applied: %d", len(applied))
-                reason = await store_ready(self._pool)
+                reason = await store_ready(urls.runtime_url)
+                if reason is None and not await pool_answers(self.store.pool):
+                    reason = None if await self._renew_pool(urls) else "store unreachable: pool"
                 if reason is None and not role_checked:
-                    await check_runtime_role(self._pool)
+                    await check_runtime_role(self.store.pool)
                     role_checked = True
             except (MigrationError, StoreRoleError) as exc:
                 _log.error("%s", exc)
@@ -311,15 +354,13 @@ class IdentityContextService:
                 return
             except (psycopg.Error, OSError) as exc:
                 reason = f"store unreachable: {type(exc).__name__}"
-            if (reason is None) != serving:
-                serving = reason is None
-                await set_serving(self.health, serving)
-                _log.info(
-                    "health: %s%s",
-                    "SERVING" if serving else "NOT_SERVING",
-                    "" if serving else f" ({reason})",
-                )
-            await asyncio.sleep(_READINESS_INTERVAL_S)
+            if (reason is None) != self._serving and not self._stopped:
+                self._serving = reason is None
+                await self._report(self._serving, reason)
+            self._wake.clear()
+            interval = _READINESS_INTERVAL_S if self._serving else _RECOVERY_INTERVAL_S
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
 
     async def stop(self) -> None:
         """Stop gracefully, in this order.

@@ -17,7 +17,7 @@ from identitycontext.v1 import active_context_pb2, common_pb2, membership_pb2, t
 from support import rich_status
 from world import Caller, World
 
-from identity_context.adapters.postgres.pool import store_ready
+from identity_context.adapters.postgres.pool import pool_answers
 from identity_context.adapters.postgres.provisioning import provision
 from identity_context.config import Settings
 
@@ -470,7 +470,7 @@ async def test_the_readiness_probe_keeps_prepared_statements(database: Provision
             for _ in range(6):  # prepared after psycopg's threshold
                 await conn.execute("SELECT 1 WHERE %s", (True,))
             await conn.commit()
-        assert await store_ready(pool) is None
+        assert await pool_answers(pool)
         async with pool.connection() as conn:
             row = await (
                 await conn.execute("SELECT count(*) FROM pg_prepared_statements")

@@ -48,7 +48,7 @@ from identity_context.adapters.postgres.repositories import (
 from identity_context.application.ports import Clock, IdempotencyRecord, TenantLock
 from identity_context.domain.audit import AuditRecord, record_hash
 from identity_context.domain.changes import Change, ChangeContext, RecordedChange, redact
-from identity_context.domain.errors import Aborted, IdentityContextError, NotFound
+from identity_context.domain.errors import Aborted, IdentityContextError, NotFound, Unavailable
 from identity_context.domain.roles import PLATFORM_ROLES, TENANT_ROLES
 from identity_context.domain.tenancy import TenantState
 
@@ -397,10 +397,22 @@ class PostgresStore:
         *,
         clock: Clock | None = None,
         max_attempts: int = 4,
+        on_unavailable: Callable[[], None] | None = None,
     ) -> None:
         self._pool = pool
         self._clock = clock or SystemClock()
         self._max_attempts = max_attempts
+        self._on_unavailable = on_unavailable
+
+    @property
+    def pool(self) -> AsyncConnectionPool:
+        """The runtime pool the units of work use."""
+        return self._pool
+
+    def replace_pool(self, pool: AsyncConnectionPool) -> AsyncConnectionPool:
+        """Use *pool* from now on; return the previous one (the caller closes it)."""
+        previous, self._pool = self._pool, pool
+        return previous
 
     def unit_of_work(
         self, context: ChangeContext, *, read_only: bool = False
@@ -439,5 +451,7 @@ class PostgresStore:
                 mapped = to_domain_error(exc)
                 if mapped is None:
                     raise
+                if isinstance(mapped, Unavailable) and self._on_unavailable is not None:
+                    self._on_unavailable()  # health reports it at once, not at the next probe
                 raise mapped from exc
         raise AssertionError("unreachable")  # pragma: no cover
