@@ -38,7 +38,7 @@ from identity_context.adapters.postgres.roles import runtime_role_problems
 from identity_context.adapters.postgres.unit_of_work import PostgresStore
 from identity_context.adapters.telemetry import build_tracer_provider, exports_spans
 from identity_context.api.interceptors import RequestInterceptor
-from identity_context.api.log_format import BatchingStreamHandler, JsonLogFormatter
+from identity_context.api.log_format import AccessLog, BatchingStreamHandler, JsonLogFormatter
 from identity_context.api.server import ServerLimits, UseCases, build_server, set_serving
 from identity_context.application.access_profiles import AccessProfiles
 from identity_context.application.accounts import Accounts
@@ -263,7 +263,11 @@ class IdentityContextService:
                 max_concurrent_rpcs=self.settings.max_concurrent_rpcs,
             ),
             tracer=self._tracer,
-            access_log=self.settings.access_log,
+            access_log=(
+                AccessLog(sys.stdout, json_lines=self.settings.log_format == "json")
+                if self.settings.access_log and logging.getLogger().isEnabledFor(logging.INFO)
+                else None
+            ),
         )
         try:
             self.port = server.add_insecure_port(self.settings.listen)

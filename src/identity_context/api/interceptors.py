@@ -22,6 +22,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
 from identity_context.api.errors import abort_with, code_of, to_domain_error
+from identity_context.api.log_format import AccessLog
 from identity_context.api.request_context import CallState, call_var
 from identity_context.application.ports import TokenVerifier
 from identity_context.domain.errors import (
@@ -42,7 +43,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-_access = logging.getLogger("identity_context.access")
 
 SERVICE_PREFIX = "/identitycontext.v1."
 CORRELATION_HEADER = "x-correlation-id"
@@ -96,7 +96,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
         *,
         tracer: trace.Tracer | None = None,
         max_concurrent_rpcs: int = 1000,
-        access_log: bool = True,
+        access_log: AccessLog | None = None,
     ) -> None:
         self._verifier = verifier
         self._tracer = tracer
@@ -204,22 +204,8 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 if call.code in _SPAN_ERRORS:
                     span.set_status(trace.Status(trace.StatusCode.ERROR, call.code.name))
             span.end()
-        if self._access_log and _access.isEnabledFor(logging.INFO):
-            _access.info(
-                "%s %s %.1fms",
-                state.method,
-                call.code.name,
-                elapsed_ms,
-                extra={
-                    "rpc": {
-                        "method": state.method,
-                        "code": call.code.name,
-                        "reason": call.reason,
-                        "duration_ms": round(elapsed_ms, 3),
-                        "actor": state.actor.subject if state.actor is not None else "",
-                    }
-                },
-            )
+        if self._access_log is not None:
+            self._access_log.write(state, call.code.name, call.reason, elapsed_ms)
         if call.token is not None:
             otel_context.detach(call.token)  # type: ignore[arg-type]
 

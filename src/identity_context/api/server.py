@@ -21,6 +21,7 @@ from identitycontext.v1 import (
 from opentelemetry import trace
 
 from identity_context.api.interceptors import RequestInterceptor
+from identity_context.api.log_format import AccessLog
 from identity_context.api.reflection import DocumentedReflection, load_files
 from identity_context.api.servicers import (
     ActiveContextServicer,
@@ -78,7 +79,7 @@ def build_server(
     health: HealthServicer,
     limits: ServerLimits,
     tracer: trace.Tracer | None = None,
-    access_log: bool = True,
+    access_log: AccessLog | None = None,
 ) -> tuple[grpc.aio.Server, RequestInterceptor]:
     """Assemble the server (not yet bound or started) and its request interceptor.
 
