@@ -123,6 +123,16 @@ def rich_status(
     return info, bad
 
 
+def readme_block(name: str) -> str:
+    """The shell block of README.md between ``<!-- name:start -->`` and ``<!-- name:end -->``."""
+    readme = (REPO / "README.md").read_text()
+    block = re.search(
+        rf"<!-- {name}:start -->\n```sh\n(.*?)\n```\n<!-- {name}:end -->", readme, re.S
+    )
+    assert block, f"README has no {name} block"
+    return block.group(1)
+
+
 def cli() -> list[str]:
     """The ``identity-context`` command of the interpreter running the tests."""
     return [sys.executable, "-m", "identity_context.cli"]

@@ -1,5 +1,6 @@
-"""Operating the real ``identity-context`` process: drain on SIGTERM, the access log, the
-health command, several replicas starting together, reflection that documents every file."""
+"""Operating the real ``identity-context`` process: drain on SIGTERM, the access log,
+bootstrap beside a server, several replicas starting together, reflection that
+documents every file."""
 
 from __future__ import annotations
 
@@ -115,17 +116,6 @@ def test_access_log_is_one_json_line_per_rpc_on_stdout(
     assert len(anonymous) == 1 and anonymous[0]["rpc"]["actor"] == ""
     assert token not in "".join(server.lines)
     assert any("received SIGTERM" in e["message"] for e in entries)
-
-
-def test_health_command_against_a_closed_port_prints_one_short_line() -> None:
-    down = subprocess.run(
-        [*cli(), "health", "--address", "127.0.0.1:1", "--timeout", "1"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert down.returncode == 1
-    assert down.stderr.strip() == "127.0.0.1:1: UNAVAILABLE: no server answered"
 
 
 def test_bootstrap_beside_a_running_server_leaves_its_database_running(tmp_path: Path) -> None:

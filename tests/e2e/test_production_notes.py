@@ -18,7 +18,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from identitycontext.v1 import tenant_admin_pb2, tenant_admin_pb2_grpc
 from psycopg.conninfo import conninfo_to_dict
-from support import REPO, RsaTestIssuer
+from support import RsaTestIssuer, readme_block
 
 from identity_context.adapters.postgres.embedded import EmbeddedPostgres
 
@@ -26,12 +26,7 @@ pytestmark = pytest.mark.e2e
 
 
 def production_notes() -> str:
-    readme = (REPO / "README.md").read_text()
-    block = re.search(
-        r"<!-- production:start -->\n```sh\n(.*?)\n```\n<!-- production:end -->", readme, re.S
-    )
-    assert block, "README has no production block"
-    return block.group(1)
+    return readme_block("production")
 
 
 @pytest.fixture

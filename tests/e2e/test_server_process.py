@@ -125,6 +125,8 @@ def test_health_command_exits_zero_only_when_serving(served: ServerProcess) -> N
         check=False,
     )
     assert down.returncode == 1
+    # One short line, not an exception's repr.
+    assert down.stderr.strip() == "127.0.0.1:1: UNAVAILABLE: no server answered"
 
 
 def test_sigterm_turns_health_not_serving_then_exits_zero(served: ServerProcess) -> None:

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from support import REPO, ServerProcess
+from support import ServerProcess, readme_block
 
 pytestmark = pytest.mark.e2e
 
 
 def walkthrough() -> str:
-    readme = (REPO / "README.md").read_text()
-    block = re.search(
-        r"<!-- walkthrough:start -->\n```sh\n(.*?)\n```\n<!-- walkthrough:end -->", readme, re.S
-    )
-    assert block, "README has no walkthrough block"
-    return block.group(1)
+    return readme_block("walkthrough")
 
 
 def test_readme_walkthrough_runs_verbatim(tmp_path: Path) -> None:
