@@ -14,9 +14,10 @@ RUN groupadd --system --gid 10001 identity \
  && useradd --system --uid 10001 --gid identity --create-home \
       --home-dir /var/lib/identity-context identity
 COPY --from=build /install /usr/local
+# Logs: JSON lines on stdout, flushed by the service (at once from WARNING up,
+# every 250 ms otherwise): no PYTHONUNBUFFERED, which would make every line a write.
 ENV IDENTITY_CONTEXT_LISTEN=0.0.0.0:50051 \
-    IDENTITY_CONTEXT_DATA_DIR=/var/lib/identity-context \
-    PYTHONUNBUFFERED=1
+    IDENTITY_CONTEXT_DATA_DIR=/var/lib/identity-context
 USER 10001:10001
 WORKDIR /var/lib/identity-context
 EXPOSE 50051
