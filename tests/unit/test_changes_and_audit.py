@@ -35,6 +35,13 @@ def test_sensitive_values_are_redacted_wherever_they_appear() -> None:
     }
 
 
+def test_sensitive_values_are_redacted_inside_free_text_too() -> None:
+    summary = {"reason": "her ssn is 078-05-1120, again 078-05-1120", "state": "ok"}
+    redacted = redact(summary, {"078-05-1120", "05"})
+    assert redacted == {"reason": f"her ssn is {REDACTED}, again {REDACTED}", "state": "ok"}
+    assert "078" not in str(redacted)
+
+
 def _chain(length: int) -> list[AuditRecord]:
     records, previous = [], GENESIS_HASH
     for seq in range(1, length + 1):
