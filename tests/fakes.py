@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from identity_context.application.authorization import AuthzRequest
-from identity_context.application.ports import IdempotencyRecord, OutboxEvent, TenantLock
+from identity_context.application.ports import (
+    CatalogEntry,
+    IdempotencyRecord,
+    OutboxEvent,
+    TenantLock,
+)
 from identity_context.domain.audit import AuditRecord
 from identity_context.domain.changes import Change, ChangeContext, Decision, RecordedChange
 from identity_context.domain.directory import (
@@ -358,6 +363,44 @@ class Audit(_Repo):
     async def all(self) -> list[AuditRecord]:
         return self._records()
 
+    async def each(self) -> Any:
+        # The fake keeps no hash chain (the integration tests prove that part):
+        # its tenants stay at seq 0 and their chains empty.
+        for record in ():
+            yield record
+
+
+class Diagnostics(_Repo):
+    """Reads for the diagnostics checks (the fake's audit records are not a real chain)."""
+
+    async def catalog(self) -> list[CatalogEntry]:
+        return [CatalogEntry(a, a == "app:mail", ()) for a in sorted(CATALOG)]
+
+    async def bound_applications(self) -> set[str]:
+        return {a for (t, a) in self.s.bindings if t == self.t}
+
+    async def scope_ids(self) -> set[str]:
+        return {s for (t, s) in self.s.scopes if t == self.t}
+
+    async def holders(self, relation: str) -> list[tuple[str, Any]]:
+        users = {
+            m.subject
+            for (t, _), m in self.s.memberships.items()
+            if t == self.t and m.relation == relation and m.state is MembershipState.ACTIVE
+        }
+        return [
+            (u, getattr(self.s.accounts.get((self.t, u)), "state", None)) for u in sorted(users)
+        ]
+
+    async def relations(self) -> set[tuple[str, str]]:
+        return {(m.relation, m.object) for (t, _), m in self.s.memberships.items() if t == self.t}
+
+    async def oldest_unconsumed(self) -> dt.datetime | None:
+        return None
+
+    async def write_probe(self) -> None:
+        return None
+
 
 class Outbox(_Repo):
     async def list(self, *, after_seq: int, limit: int) -> list[OutboxEvent]:
@@ -390,6 +433,7 @@ class FakeUnitOfWork:
         self.access_profiles = AccessProfiles(self)
         self.audit = Audit(self)
         self.outbox = Outbox(self)
+        self.diagnostics = Diagnostics(self)
 
     async def lock_tenant(self) -> TenantLock:
         assert not self.read_only, "a read-only unit of work took the tenant lock"

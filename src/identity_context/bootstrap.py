@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import os
 import secrets
@@ -45,6 +46,7 @@ from identity_context.application.accounts import Accounts
 from identity_context.application.applications import Applications
 from identity_context.application.audit_trail import AuditTrail
 from identity_context.application.authorization import AuthorizationClient, Authorizer
+from identity_context.application.diagnostics import Diagnostics, run_checks
 from identity_context.application.guarded import Guarded
 from identity_context.application.memberships import MembershipAdministration
 from identity_context.application.pagination import PageTokens
@@ -53,7 +55,8 @@ from identity_context.application.profiles import Profiles
 from identity_context.application.tenants import Tenants
 from identity_context.config import ConfigError, Settings
 from identity_context.domain.changes import Change, ChangeContext, Decision
-from identity_context.domain.identifiers import PLATFORM_TENANT, parse_user_ref
+from identity_context.domain.diagnostics import Report
+from identity_context.domain.identifiers import PLATFORM_TENANT, TenantId, parse_user_ref
 from identity_context.domain.tenancy import AccountState
 
 __all__ = [
@@ -62,6 +65,7 @@ __all__ = [
     "bootstrap_platform",
     "build_use_cases",
     "configure_logging",
+    "diagnose_directly",
     "page_tokens",
     "resolve_store",
 ]
@@ -160,6 +164,7 @@ def build_use_cases(
         accounts=Accounts(guarded),
         profiles=Profiles(guarded),
         audit=AuditTrail(guarded),
+        diagnostics=Diagnostics(guarded),
         memberships=MembershipAdministration(guarded),
         access_profiles=AccessProfiles(guarded),
     )
@@ -419,6 +424,31 @@ async def _flush_logs() -> None:
     while True:
         await asyncio.sleep(_LOG_FLUSH_INTERVAL_S)
         _flush_log_handlers()
+
+
+async def diagnose_directly(settings: Settings, tenant: TenantId) -> Report:
+    """Run the onboarding checks of *tenant* straight against the configured database.
+
+    The operator's tool: whoever holds the database settings may diagnose any
+    tenant; no token and no policy decision (the policy engine is still probed).
+    """
+    embedded = EmbeddedPostgres(settings.data_dir) if settings.embedded_store else None
+    authorization = build_authorization(settings)
+    try:
+        urls = await resolve_store(settings, embedded)
+        pool = await open_pool(urls.runtime_url, min_size=1, max_size=1)
+        try:
+            context = ChangeContext(tenant, "system:diagnose", PLATFORM_TENANT, "diagnose")
+            probe = Authorizer(authorization).probe
+            now = dt.datetime.now(dt.UTC)
+            return await PostgresStore(pool).run(context, lambda uow: run_checks(uow, probe, now))
+        finally:
+            await pool.close()
+    finally:
+        if isinstance(authorization, AuthZenClient):
+            await authorization.close()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
 
 
 BOOTSTRAP_ACTOR = "system:bootstrap"

@@ -1,16 +1,19 @@
-"""The ``identity-context`` command: serve, migrate, health and dev-token."""
+"""The ``identity-context`` command: serve, migrate, health, dev-token, bootstrap, diagnose."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 
 from identity_context.config import ConfigError, Mode, Settings
+from identity_context.domain.diagnostics import Check, CheckStatus, Report
 
 __all__ = ["main"]
 
@@ -178,6 +181,92 @@ def _cmd_bootstrap_platform(options: argparse.Namespace, settings: Settings) -> 
     return 0
 
 
+def _print_report(report: Report, as_json: bool) -> None:
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "tenant_id": report.tenant_id,
+                    "ready": report.ready,
+                    "checks": [
+                        {
+                            "name": c.name,
+                            "status": c.status.name,
+                            "finding": c.finding,
+                            "remedy": c.remedy,
+                        }
+                        for c in report.checks
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    verdict = "ready (no check fails)" if report.ready else "NOT READY (a check fails)"
+    print(f"{report.tenant_id}: {verdict}")
+    for check in report.checks:
+        print(f"{check.status.name:<5} {check.name:<29} {check.finding}")
+        if check.remedy and check.status is not CheckStatus.PASS:
+            print(f"{'':<5} {'':<29} remedy: {check.remedy}")
+
+
+def _remote_report(address: str, token: str, tenant: str, timeout: float) -> Report:
+    import grpc
+    from identitycontext.v1 import tenant_admin_pb2, tenant_admin_pb2_grpc
+
+    statuses = {
+        tenant_admin_pb2.DIAGNOSTIC_STATUS_PASS: CheckStatus.PASS,
+        tenant_admin_pb2.DIAGNOSTIC_STATUS_WARN: CheckStatus.WARN,
+    }
+    with grpc.insecure_channel(address) as channel:
+        answer = tenant_admin_pb2_grpc.TenantAdminServiceStub(channel).DiagnoseTenant(
+            tenant_admin_pb2.DiagnoseTenantRequest(),
+            metadata=[("authorization", f"Bearer {token}"), ("x-tenant-id", tenant)],
+            timeout=timeout,
+        )
+    return Report(
+        answer.tenant_id,
+        tuple(
+            Check(c.name, statuses.get(c.status, CheckStatus.FAIL), c.detail, c.remedy)
+            for c in answer.checks
+        ),
+    )
+
+
+def _cmd_diagnose(options: argparse.Namespace, settings: Settings) -> int:
+    import grpc
+
+    from identity_context.bootstrap import configure_logging, diagnose_directly
+    from identity_context.domain.errors import InvalidArgument
+    from identity_context.domain.identifiers import parse_tenant_id
+
+    try:
+        tenant = parse_tenant_id(options.tenant, field="tenant")
+    except InvalidArgument as exc:
+        print(f"identity-context: {exc.message}", file=sys.stderr)
+        return EXIT_CONFIG
+    if options.address:
+        token = options.token or os.environ.get("IDENTITY_CONTEXT_TOKEN", "")
+        if not token:
+            print(
+                "identity-context: --address needs --token (or IDENTITY_CONTEXT_TOKEN)",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+        try:
+            report = _remote_report(options.address, token, str(tenant), options.timeout)
+        except grpc.RpcError as exc:
+            code = exc.code().name if isinstance(exc, grpc.Call) else "ERROR"
+            details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+            print(f"{options.address}: {code}: {details}", file=sys.stderr)
+            return 1
+    else:
+        configure_logging(settings)
+        report = asyncio.run(diagnose_directly(settings, tenant))
+    _print_report(report, options.json)
+    return 0 if report.ready else 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="identity-context",
@@ -206,6 +295,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     boot.add_argument("--operator", required=True, help="user:<id> to make platform operator")
     boot.set_defaults(run=_cmd_bootstrap_platform)
+    diagnose = commands.add_parser(
+        "diagnose",
+        help="report whether a tenant is onboarded; exit 1 when a check fails",
+        description="Run the onboarding checks of a tenant: through a running server "
+        "(--address, --token) or straight against the configured database.",
+    )
+    diagnose.add_argument("tenant", help="tenant:<slug>")
+    diagnose.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    diagnose.add_argument("--address", help="host:port of a running server")
+    diagnose.add_argument("--token", help="bearer token (default: IDENTITY_CONTEXT_TOKEN)")
+    diagnose.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+    diagnose.set_defaults(run=_cmd_diagnose)
     return parser
 
 

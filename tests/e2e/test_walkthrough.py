@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import ServerProcess, readme_block
+from support import REPO, ServerProcess, readme_block
 
 pytestmark = pytest.mark.e2e
 
@@ -42,6 +42,11 @@ def test_readme_walkthrough_runs_verbatim(tmp_path: Path) -> None:
         assert "Code: PermissionDenied" in output and "PLATFORM_ROOT_DENIED" in output
         assert "carol was denied, as she should be" in output
         assert '"valid": true' in output
+        # Step 7 prints what the README shows after the block, line for line.
+        readme = (REPO / "README.md").read_text()
+        shown = readme.split("<!-- walkthrough:end -->", 1)[1].split("```text\n", 1)[1]
+        for line in shown.split("\n```", 1)[0].splitlines():
+            assert line in output, line
         # Bootstrapping again changes nothing.
         again = subprocess.run(
             ["identity-context", "bootstrap-platform", "--operator", "user:olivia"],

@@ -234,6 +234,17 @@ async def test_verify_audit_chain_denied(setup: Setup) -> None:
     await denied(setup, lambda: setup.uc.audit.verify(setup.inv()))
 
 
+async def test_diagnose_tenant_allowed_and_denied(setup: Setup) -> None:
+    report = await setup.uc.diagnostics.diagnose(setup.inv())
+    checks = {c.name: c.status.name for c in report.checks}
+    assert checks["administration.admins"] == "PASS"  # carol
+    assert checks["applications.required_bound"] == "FAIL" and not report.ready  # no app:mail
+    assert setup.store.state.changes == []  # nothing recorded
+    await setup.uc.applications.bind(setup.inv(), c.BindApplication("app:mail"))
+    assert (await setup.uc.diagnostics.diagnose(setup.inv())).ready
+    await denied(setup, lambda: setup.uc.diagnostics.diagnose(setup.inv()))
+
+
 # ---- scopes, groups, memberships ------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from identity_context.application.invocation import Invocation
 from identity_context.application.pagination import Page
 from identity_context.domain.actors import AssuranceLevel
 from identity_context.domain.audit import AuditRecord, ChainVerification
+from identity_context.domain.diagnostics import CheckStatus, Report
 from identity_context.domain.directory import (
     AccessProfile,
     AccessProfileDefinition,
@@ -281,6 +282,27 @@ def verification_pb(result: ChainVerification) -> tenant_admin_pb2.VerifyAuditCh
         first_invalid_seq=result.first_invalid_seq,
         last_seq=result.last_seq,
         head_hash=result.head_hash,
+    )
+
+
+_CHECK_STATUS = {
+    CheckStatus.PASS: tenant_admin_pb2.DIAGNOSTIC_STATUS_PASS,
+    CheckStatus.WARN: tenant_admin_pb2.DIAGNOSTIC_STATUS_WARN,
+    CheckStatus.FAIL: tenant_admin_pb2.DIAGNOSTIC_STATUS_FAIL,
+}
+
+
+def report_pb(report: Report) -> tenant_admin_pb2.DiagnoseTenantResponse:
+    """Map a diagnostics report."""
+    return tenant_admin_pb2.DiagnoseTenantResponse(
+        tenant_id=report.tenant_id,
+        ready=report.ready,
+        checks=[
+            tenant_admin_pb2.DiagnosticCheck(
+                name=c.name, status=_CHECK_STATUS[c.status], detail=c.finding, remedy=c.remedy
+            )
+            for c in report.checks
+        ],
     )
 
 

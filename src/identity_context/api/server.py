@@ -33,6 +33,7 @@ from identity_context.application.access_profiles import AccessProfiles
 from identity_context.application.accounts import Accounts
 from identity_context.application.applications import Applications
 from identity_context.application.audit_trail import AuditTrail
+from identity_context.application.diagnostics import Diagnostics
 from identity_context.application.memberships import MembershipAdministration
 from identity_context.application.ports import TokenVerifier
 from identity_context.application.profiles import Profiles
@@ -68,6 +69,7 @@ class UseCases:
     accounts: Accounts
     profiles: Profiles
     audit: AuditTrail
+    diagnostics: Diagnostics
     memberships: MembershipAdministration
     access_profiles: AccessProfiles
 
@@ -105,11 +107,12 @@ def build_server(
     page_bytes = limits.max_message_bytes - _RESPONSE_HEADROOM
     tenant_admin_pb2_grpc.add_TenantAdminServiceServicer_to_server(
         TenantAdminServicer(
-            use_cases.tenants,
-            use_cases.applications,
-            use_cases.accounts,
-            use_cases.profiles,
-            use_cases.audit,
+            tenants=use_cases.tenants,
+            applications=use_cases.applications,
+            accounts=use_cases.accounts,
+            profiles=use_cases.profiles,
+            audit=use_cases.audit,
+            diagnostics=use_cases.diagnostics,
             page_bytes=page_bytes,
         ),
         server,

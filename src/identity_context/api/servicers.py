@@ -27,6 +27,7 @@ from identity_context.application.access_profiles import AccessProfiles
 from identity_context.application.accounts import Accounts
 from identity_context.application.applications import Applications
 from identity_context.application.audit_trail import AuditTrail
+from identity_context.application.diagnostics import Diagnostics
 from identity_context.application.memberships import MembershipAdministration
 from identity_context.application.profiles import Profiles
 from identity_context.application.tenants import Tenants
@@ -52,14 +53,16 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
 
     def __init__(
         self,
+        *,
         tenants: Tenants,
         applications: Applications,
         accounts: Accounts,
         profiles: Profiles,
         audit: AuditTrail,
-        *,
+        diagnostics: Diagnostics,
         page_bytes: int,
     ) -> None:
+        self._diagnostics = diagnostics
         self._page_bytes = page_bytes
         self._tenants = tenants
         self._applications = applications
@@ -224,6 +227,11 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
         self, request: ta.VerifyAuditChainRequest, context: Context
     ) -> ta.VerifyAuditChainResponse:
         return m.verification_pb(await self._audit.verify(m.invocation(context)))
+
+    async def DiagnoseTenant(
+        self, request: ta.DiagnoseTenantRequest, context: Context
+    ) -> ta.DiagnoseTenantResponse:
+        return m.report_pb(await self._diagnostics.diagnose(m.invocation(context)))
 
 
 class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):

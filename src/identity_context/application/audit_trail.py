@@ -10,12 +10,21 @@ from identity_context.application.guarded import Guarded
 from identity_context.application.invocation import Invocation
 from identity_context.application.pagination import Page
 from identity_context.application.ports import UnitOfWork
-from identity_context.domain.audit import AuditRecord, ChainVerification, verify_chain
+from identity_context.domain.audit import AuditRecord, ChainVerification, ChainVerifier
 from identity_context.domain.errors import InvalidArgument, NotFound
 
-__all__ = ["AuditTrail"]
+__all__ = ["AuditTrail", "verify_stored_chain"]
 
 _ACTION_FILTER = re.compile(r"[a-z][a-z0-9_.]{0,63}")
+
+
+async def verify_stored_chain(uow: UnitOfWork, last_seq: int) -> ChainVerification:
+    """Verify the unit of work's tenant's chain, record by record (constant memory)."""
+    verifier = ChainVerifier()
+    async for record in uow.audit.each():
+        if not verifier.add(record):
+            break
+    return verifier.result(expected_last_seq=last_seq)
 
 
 class AuditTrail:
@@ -45,13 +54,13 @@ class AuditTrail:
         )
 
     async def verify(self, inv: Invocation) -> ChainVerification:
-        """Recompute the tenant's audit hash chain."""
+        """Recompute the tenant's audit hash chain (streamed: constant memory)."""
 
         async def read(uow: UnitOfWork) -> ChainVerification:
             tenant = await uow.tenants.get()
             if tenant is None:
                 raise NotFound(f"{inv.tenant} not found")
-            return verify_chain(await uow.audit.all(), expected_last_seq=tenant.last_seq)
+            return await verify_stored_chain(uow, tenant.last_seq)
 
         return await self._g.read(
             inv,

@@ -146,6 +146,31 @@ class Authorizer:
     def __init__(self, client: AuthorizationClient) -> None:
         self._client = client
 
+    async def probe(self, tenant: TenantId) -> str | None:
+        """Ask the engine one question about *tenant*; return why it gave no answer, or None.
+
+        Any well-formed answer, allow or deny, means the engine works.
+        """
+        request = AuthzRequest(
+            AuthzEntity(
+                "user",
+                "user:diagnose-probe",
+                {"actor_tenant": str(tenant), "assurance_level": 0, "roles": [], "active_hat": ""},
+            ),
+            Action.TENANT_READ,
+            AuthzEntity(
+                "tenant",
+                str(tenant),
+                {"tenant": str(tenant), "plane": "platform" if tenant.is_platform else "tenant"},
+            ),
+            {"break_glass": False, "break_glass_reason": "", "correlation_id": "diagnose"},
+        )
+        try:
+            decision = await self._client.evaluate(request, timeout_s=_DEFAULT_TIMEOUT_S)
+        except Exception as exc:  # the finding, not an error of the caller
+            return type(exc).__name__ if not str(exc) else str(exc)[:200]
+        return None if isinstance(decision, Decision) else "not a decision"
+
     async def decide(
         self,
         invocation: Invocation,

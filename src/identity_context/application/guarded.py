@@ -70,11 +70,14 @@ class Guarded:
         tenant: TenantId | None = None,
         platform: bool = False,
         require: Callable[[], object] | None = None,
+        writable: bool = False,
     ) -> R:
         """Authorize, then run *fn*, in one read-only unit of work in *tenant*.
 
         *require* runs right after an allow (checks that come after the
         decision, so a caller who may not do something learns only that).
+        *writable* opens a read-write transaction that records nothing (a
+        diagnostic write probe that it rolls back itself).
         """
 
         async def work(uow: UnitOfWork) -> R:
@@ -82,7 +85,7 @@ class Guarded:
             return await fn(uow)
 
         context = invocation.change_context(tenant=tenant, platform=platform)
-        return await self.store.run(context, work, read_only=True)
+        return await self.store.run(context, work, read_only=not writable)
 
     async def page(
         self,

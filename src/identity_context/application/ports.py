@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -33,6 +33,8 @@ __all__ = [
     "ProfileRepository",
     "ScopeRepository",
     "AuditRepository",
+    "CatalogEntry",
+    "DiagnosticsRepository",
     "Clock",
     "IdempotencyRecord",
     "OutboxEvent",
@@ -283,6 +285,52 @@ class AuditRepository(Protocol):
         """Return every record of the tenant, ordered by seq."""
         ...
 
+    def each(self) -> AsyncIterator[AuditRecord]:
+        """Yield every record of the tenant, ordered by seq, a batch at a time."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """An application of the platform catalog and what it requires of a tenant."""
+
+    application_id: str
+    required: bool
+    required_scopes: tuple[str, ...]  # '<kind>:<path>' templates, e.g. 'realm:files'
+
+
+class DiagnosticsRepository(Protocol):
+    """What onboarding diagnostics read about the tenant (and one write probe)."""
+
+    async def catalog(self) -> list[CatalogEntry]:
+        """The platform's application catalog."""
+        ...
+
+    async def bound_applications(self) -> set[str]:
+        """The applications bound to the tenant."""
+        ...
+
+    async def scope_ids(self) -> set[str]:
+        """Every scope of the tenant."""
+        ...
+
+    async def holders(self, relation: str) -> list[tuple[str, AccountState | None]]:
+        """Users holding *relation* on the tenant itself now (directly or through a
+        group), with their account state (None: no account)."""
+        ...
+
+    async def relations(self) -> set[tuple[str, str]]:
+        """The (relation, object) pairs of the tenant's active memberships."""
+        ...
+
+    async def oldest_unconsumed(self) -> dt.datetime | None:
+        """When the oldest outbox event no consumer has read yet was written."""
+        ...
+
+    async def write_probe(self) -> None:
+        """Write a row and undo it; raise when the tenant cannot be written."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxEvent:
@@ -409,6 +457,11 @@ class UnitOfWork(Protocol):
     @property
     def outbox(self) -> OutboxRepository:
         """Outbox events (read)."""
+        ...
+
+    @property
+    def diagnostics(self) -> DiagnosticsRepository:
+        """What onboarding diagnostics read."""
         ...
 
     async def record(self, change: Change) -> RecordedChange:

@@ -9,7 +9,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["GENESIS_HASH", "AuditRecord", "ChainVerification", "record_hash", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "AuditRecord",
+    "ChainVerification",
+    "ChainVerifier",
+    "record_hash",
+    "verify_chain",
+]
 
 GENESIS_HASH = "0" * 64
 
@@ -72,28 +79,64 @@ class ChainVerification:
     problem: str = ""
 
 
+class ChainVerifier:
+    """Verifies a tenant's records one at a time (constant memory, whatever the length).
+
+    Feed records ordered by seq to ``add()``; it returns False at the first
+    broken link, after which ``result()`` says where and why.
+    """
+
+    def __init__(self) -> None:
+        self._previous_hash = GENESIS_HASH
+        self._expected_seq = 1
+        self._checked = 0
+        self._broken: ChainVerification | None = None
+
+    def _break(self, seq: int, problem: str) -> bool:
+        self._broken = ChainVerification(
+            False, self._checked, seq, self._expected_seq - 1, self._previous_hash, problem
+        )
+        return False
+
+    def add(self, record: AuditRecord) -> bool:
+        """Check the next record; False once the chain is broken."""
+        if self._broken is not None:
+            return False
+        if record.seq != self._expected_seq:
+            return self._break(self._expected_seq, f"seq {self._expected_seq} is missing")
+        if record.prev_hash != self._previous_hash:
+            return self._break(record.seq, "prev_hash does not link to the previous record")
+        if record_hash(record) != record.hash:
+            return self._break(record.seq, "hash does not match the record")
+        self._checked += 1
+        self._previous_hash, self._expected_seq = record.hash, self._expected_seq + 1
+        return True
+
+    def result(self, *, expected_last_seq: int) -> ChainVerification:
+        """The verification; a chain ending before *expected_last_seq* was truncated."""
+        if self._broken is not None:
+            return self._broken
+        last = self._expected_seq - 1
+        if last != expected_last_seq:
+            return ChainVerification(
+                False,
+                self._checked,
+                self._expected_seq,
+                last,
+                self._previous_hash,
+                f"chain ends at {last}, tenant is at {expected_last_seq}",
+            )
+        return ChainVerification(True, self._checked, 0, last, self._previous_hash)
+
+
 def verify_chain(records: Iterable[AuditRecord], *, expected_last_seq: int) -> ChainVerification:
     """Verify records ordered by seq: 1..N without gaps, linked, each hash correct.
 
     *expected_last_seq* is the tenant's committed sequence; a chain ending
     before it was truncated.
     """
-    previous_hash, expected_seq, checked = GENESIS_HASH, 1, 0
-
-    def broken(seq: int, problem: str) -> ChainVerification:
-        return ChainVerification(False, checked, seq, expected_seq - 1, previous_hash, problem)
-
+    verifier = ChainVerifier()
     for record in records:
-        if record.seq != expected_seq:
-            return broken(expected_seq, f"seq {expected_seq} is missing")
-        if record.prev_hash != previous_hash:
-            return broken(record.seq, "prev_hash does not link to the previous record")
-        if record_hash(record) != record.hash:
-            return broken(record.seq, "hash does not match the record")
-        checked += 1
-        previous_hash, expected_seq = record.hash, expected_seq + 1
-    if expected_seq - 1 != expected_last_seq:
-        return broken(
-            expected_seq, f"chain ends at {expected_seq - 1}, tenant is at {expected_last_seq}"
-        )
-    return ChainVerification(True, checked, 0, expected_seq - 1, previous_hash)
+        if not verifier.add(record):
+            break
+    return verifier.result(expected_last_seq=expected_last_seq)

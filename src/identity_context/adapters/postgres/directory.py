@@ -9,6 +9,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from identity_context.adapters.postgres.repositories import Row, Session, tenant_from_row
+from identity_context.application.ports import CatalogEntry
 from identity_context.domain.directory import (
     AccessProfile,
     AccessProfileDefinition,
@@ -22,11 +23,12 @@ from identity_context.domain.directory import (
     Scope,
 )
 from identity_context.domain.identifiers import ScopeKind, TenantId
-from identity_context.domain.tenancy import Tenant, TenantState
+from identity_context.domain.tenancy import AccountState, Tenant, TenantState
 
 __all__ = [
     "PgAccessProfileRepository",
     "PgApplicationRepository",
+    "PgDiagnosticsRepository",
     "PgGroupRepository",
     "PgMembershipRepository",
     "PgPlatformTenants",
@@ -510,3 +512,79 @@ def _access_profile(row: Row) -> AccessProfile:
         int(row["version"]),
         row["created_at"],
     )
+
+
+class PgDiagnosticsRepository(_Repository):
+    """What onboarding diagnostics read about this tenant (and one write probe)."""
+
+    async def catalog(self) -> list[CatalogEntry]:
+        """The platform's application catalog."""
+        rows = await self._db.fetch_tuples(
+            "SELECT application_id, required, required_scopes FROM applications"
+            " ORDER BY application_id"
+        )
+        return [CatalogEntry(app, bool(required), tuple(scopes)) for app, required, scopes in rows]
+
+    async def bound_applications(self) -> set[str]:
+        """The applications bound to this tenant."""
+        rows = await self._db.fetch_tuples(
+            "SELECT application_id FROM tenant_applications WHERE tenant_id = %s", (self._tid,)
+        )
+        return {str(app) for (app,) in rows}
+
+    async def scope_ids(self) -> set[str]:
+        """Every scope of this tenant."""
+        rows = await self._db.fetch_tuples(
+            "SELECT scope_id FROM scopes WHERE tenant_id = %s", (self._tid,)
+        )
+        return {str(scope) for (scope,) in rows}
+
+    async def holders(self, relation: str) -> list[tuple[str, AccountState | None]]:
+        """Users holding *relation* on this tenant itself now, with their account state."""
+        rows = await self._db.fetch_tuples(
+            "SELECT DISTINCT coalesce(m.subject_user_id, g.user_id), a.state"
+            " FROM memberships m"
+            " LEFT JOIN group_members g"
+            "   ON g.tenant_id = m.tenant_id AND g.group_id = m.subject_group_id"
+            " LEFT JOIN tenant_accounts a ON a.tenant_id = m.tenant_id"
+            "   AND a.user_id = coalesce(m.subject_user_id, g.user_id)"
+            " WHERE m.tenant_id = %s AND m.relation = %s AND m.state = 'active'"
+            "   AND m.object_scope_id IS NULL"
+            "   AND (m.valid_from IS NULL OR m.valid_from <= now())"
+            "   AND (m.valid_until IS NULL OR now() < m.valid_until)"
+            "   AND coalesce(m.subject_user_id, g.user_id) IS NOT NULL"
+            " ORDER BY 1",
+            (self._tid, relation),
+        )
+        return [(str(user), AccountState(state) if state else None) for user, state in rows]
+
+    async def relations(self) -> set[tuple[str, str]]:
+        """The (relation, object) pairs of this tenant's active memberships."""
+        rows = await self._db.fetch_tuples(
+            "SELECT DISTINCT relation, coalesce(object_scope_id, tenant_id) FROM memberships"
+            " WHERE tenant_id = %s AND state = 'active'",
+            (self._tid,),
+        )
+        return {(str(relation), str(obj)) for relation, obj in rows}
+
+    async def oldest_unconsumed(self) -> dt.datetime | None:
+        """When the first outbox event past the slowest consumer's cursor was written."""
+        row = await self._db.fetch_one(
+            "SELECT created_at FROM outbox_events WHERE tenant_id = %s AND seq > coalesce("
+            " (SELECT min(last_seq) FROM outbox_cursors WHERE tenant_id = %s), 0)"
+            " ORDER BY seq LIMIT 1",
+            (self._tid, self._tid),
+        )
+        return row["created_at"] if row else None
+
+    async def write_probe(self) -> None:
+        """Write a cursor row and roll it back (a savepoint): nothing stays."""
+        await self._db.execute("SAVEPOINT diagnose_write_probe")
+        try:
+            await self._db.execute(
+                "INSERT INTO outbox_cursors (tenant_id, consumer) VALUES (%s, 'diagnose-probe')"
+                " ON CONFLICT DO NOTHING",
+                (self._tid,),
+            )
+        finally:
+            await self._db.execute("ROLLBACK TO SAVEPOINT diagnose_write_probe")

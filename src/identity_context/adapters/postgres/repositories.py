@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import psycopg
@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 Row = dict[str, Any]
+_AUDIT_BATCH = 500
 Connection = psycopg.AsyncConnection[Any]
 
 
@@ -230,6 +231,21 @@ class PgAuditRepository:
             (str(self._tenant),),
         )
         return [_audit(row) for row in rows]
+
+    async def each(self) -> AsyncIterator[AuditRecord]:
+        """Yield every record of the tenant, ordered by seq, from a server-side cursor.
+
+        Memory stays constant whatever the length of the chain.
+        """
+        self._db.statements += 1
+        async with self._db.conn.cursor(name="audit_chain", row_factory=dict_row) as cursor:
+            cursor.itersize = _AUDIT_BATCH
+            await cursor.execute(
+                "SELECT * FROM audit_records WHERE tenant_id = %s ORDER BY seq",
+                (str(self._tenant),),
+            )
+            async for row in cursor:
+                yield _audit(row)
 
 
 class PgOutboxRepository:

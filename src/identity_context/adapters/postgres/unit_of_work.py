@@ -31,6 +31,7 @@ from psycopg_pool import AsyncConnectionPool
 from identity_context.adapters.postgres.directory import (
     PgAccessProfileRepository,
     PgApplicationRepository,
+    PgDiagnosticsRepository,
     PgGroupRepository,
     PgMembershipRepository,
     PgPlatformTenants,
@@ -206,6 +207,7 @@ class PostgresUnitOfWork:
         self.groups = PgGroupRepository(session, tid)
         self.memberships = PgMembershipRepository(session, tid)
         self.access_profiles = PgAccessProfileRepository(session, tid)
+        self.diagnostics = PgDiagnosticsRepository(session, tid)
         return self
 
     def _roles_params(self) -> tuple[Any, ...]:
