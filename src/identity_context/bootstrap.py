@@ -31,6 +31,7 @@ from identity_context.adapters.auth.issuers import (
 from identity_context.adapters.auth.local_issuer import LOCAL_ISSUER, LocalIssuer
 from identity_context.adapters.authz.authzen import AuthZenClient
 from identity_context.adapters.authz.cedar import CedarAuthorizationClient
+from identity_context.adapters.authz.mapping import MappingError, load_mapping
 from identity_context.adapters.postgres.embedded import EmbeddedPostgres
 from identity_context.adapters.postgres.migrations import MigrationError, apply_migrations
 from identity_context.adapters.postgres.pool import open_pool, pool_answers, store_ready
@@ -45,7 +46,11 @@ from identity_context.application.access_profiles import AccessProfiles
 from identity_context.application.accounts import Accounts
 from identity_context.application.applications import Applications
 from identity_context.application.audit_trail import AuditTrail
-from identity_context.application.authorization import AuthorizationClient, Authorizer
+from identity_context.application.authorization import (
+    AuthorizationClient,
+    Authorizer,
+    self_test,
+)
 from identity_context.application.diagnostics import Diagnostics, run_checks
 from identity_context.application.guarded import Guarded
 from identity_context.application.memberships import MembershipAdministration
@@ -75,6 +80,7 @@ _READINESS_INTERVAL_S = 2.0  # while serving: confirm
 _RECOVERY_INTERVAL_S = 0.2  # while not serving: notice the store's return quickly
 _DRAIN_QUIET_S = 0.1
 _LOG_FLUSH_INTERVAL_S = 0.25
+_ENGINE_RETRY_S = 2.0  # a remote engine failing the self-test is asked again after this
 _PAGE_TOKEN_KEY_FILE = "page-token.key"
 
 
@@ -118,10 +124,23 @@ def build_verifier(settings: Settings) -> JwtTokenVerifier:
 
 
 def build_authorization(settings: Settings) -> AuthorizationClient:
-    """Build the authorization port's adapter: embedded Cedar or remote AuthZEN."""
+    """Build the authorization port's adapter: embedded Cedar or remote AuthZEN.
+
+    Raise ConfigError when the AuthZEN mapping cannot be used.
+    """
     if settings.authz == "authzen":
         assert settings.authzen_url is not None
-        return AuthZenClient(settings.authzen_url, max_timeout_s=settings.authz_timeout_s)
+        try:
+            mapping = load_mapping(settings.authzen_preset, settings.authzen_mapping_file)
+        except MappingError as exc:
+            raise ConfigError(str(exc)) from exc
+        token = settings.authzen_token
+        return AuthZenClient(
+            settings.authzen_url,
+            mapping=mapping,
+            max_timeout_s=settings.authz_timeout_s,
+            headers={"Authorization": f"Bearer {token}"} if token else None,
+        )
     return CedarAuthorizationClient()
 
 
@@ -240,6 +259,9 @@ class IdentityContextService:
         self._interceptor: RequestInterceptor | None = None
         self._readiness: asyncio.Task[None] | None = None
         self._serving = False
+        self._engine_checked = False
+        self._engine_findings: list[str] = []
+        self._engine_next_check = 0.0
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Future[None]] = set()
         self._log_flusher: asyncio.Task[None] | None = None
@@ -340,6 +362,33 @@ class IdentityContextService:
         self._background(stale.close())
         return True
 
+    async def _check_engine(self) -> str | None:
+        """A remote engine must answer the manifest's known cases right before SERVING.
+
+        A failing engine is asked again every few seconds (not at the store's
+        recovery pace) and logged once per distinct finding.
+        """
+        if not isinstance(self._authorization, AuthZenClient) or not self.settings.authz_selftest:
+            self._engine_checked = True
+            return None
+        now = time.monotonic()
+        if now < self._engine_next_check:
+            return "authorization self-test failed"
+        failures = await self_test(self._authorization, timeout_s=self.settings.authz_timeout_s)
+        if failures:
+            self._engine_next_check = now + _ENGINE_RETRY_S
+            if failures != self._engine_findings:
+                self._engine_findings = failures
+                _log.error(
+                    "the authorization engine fails the self-test (check its policies and"
+                    " IDENTITY_CONTEXT_AUTHZEN_PRESET / _MAPPING): %s",
+                    "; ".join(failures),
+                )
+            return "authorization self-test failed"
+        self._engine_checked = True
+        _log.info("the authorization engine passes the self-test")
+        return None
+
     async def _watch_readiness(self, urls: StoreUrls) -> None:
         assert self.store is not None
         migrated = not self.settings.migrate_on_start
@@ -356,6 +405,8 @@ class IdentityContextService:
                 if reason is None and not role_checked:
                     await check_runtime_role(self.store.pool)
                     role_checked = True
+                if reason is None and not self._engine_checked:
+                    reason = await self._check_engine()
             except (MigrationError, StoreRoleError) as exc:
                 _log.error("%s", exc)
                 if not self.fatal.done():

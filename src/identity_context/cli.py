@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 
 from identity_context.config import ConfigError, Mode, Settings
@@ -267,6 +268,41 @@ def _cmd_diagnose(options: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.ready else 1
 
 
+async def _selftest(settings: Settings) -> list[str]:
+    from identity_context.adapters.authz.authzen import AuthZenClient
+    from identity_context.application.authorization import self_test
+    from identity_context.bootstrap import build_authorization
+
+    client = build_authorization(settings)
+    try:
+        return await self_test(client, timeout_s=settings.authz_timeout_s)
+    finally:
+        if isinstance(client, AuthZenClient):
+            await client.close()
+
+
+def _cmd_authz_selftest(options: argparse.Namespace, settings: Settings) -> int:
+    from identity_context.application.authorization import NO_ANSWER
+
+    # --wait: ask again while the engine gives no answer (it may still be starting);
+    # a wrong answer fails at once.
+    deadline = time.monotonic() + max(options.wait, 0.0)
+    while True:
+        failures = asyncio.run(_selftest(settings))
+        unanswered = failures and failures[0].startswith(NO_ANSWER)
+        if not unanswered or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    engine = settings.authzen_url if settings.authz == "authzen" else "the embedded Cedar engine"
+    for failure in failures:
+        print(f"FAIL  {failure}")
+    if failures:
+        print(f"{engine}: the self-test failed ({len(failures)} case(s))", file=sys.stderr)
+        return 1
+    print(f"{engine}: every known case of the manifest is decided as it should be")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="identity-context",
@@ -307,6 +343,18 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--token", help="bearer token (default: IDENTITY_CONTEXT_TOKEN)")
     diagnose.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
     diagnose.set_defaults(run=_cmd_diagnose)
+    selftest = commands.add_parser(
+        "authz-selftest",
+        help="ask the configured policy engine the manifest's known cases; exit 1 on a wrong one",
+    )
+    selftest.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="ask again while the engine gives no answer, up to SECONDS (default 0)",
+    )
+    selftest.set_defaults(run=_cmd_authz_selftest)
     return parser
 
 

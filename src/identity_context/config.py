@@ -87,6 +87,10 @@ class Settings:
     authz: str = "embedded"
     authzen_url: str | None = None
     authz_timeout_s: float = 2.0
+    authzen_preset: str = "generic"
+    authzen_mapping_file: Path | None = None
+    authzen_token: str | None = None
+    authz_selftest: bool = True
 
     @property
     def embedded_store(self) -> bool:
@@ -172,9 +176,17 @@ class Settings:
         authzen_url = env.get("IDENTITY_CONTEXT_AUTHZEN_URL") or None
         if authz == "authzen" and not authzen_url:
             raise ConfigError("IDENTITY_CONTEXT_AUTHZ=authzen needs IDENTITY_CONTEXT_AUTHZEN_URL")
+        preset = env.get("IDENTITY_CONTEXT_AUTHZEN_PRESET", "generic").strip().lower()
+        if preset not in {"generic", "cerbos"}:
+            raise ConfigError("IDENTITY_CONTEXT_AUTHZEN_PRESET must be generic or cerbos")
+        mapping_file = env.get("IDENTITY_CONTEXT_AUTHZEN_MAPPING") or None
         return cls(
             authz=authz,
             authzen_url=authzen_url,
+            authzen_preset=preset,
+            authzen_mapping_file=Path(mapping_file) if mapping_file else None,
+            authzen_token=env.get("IDENTITY_CONTEXT_AUTHZEN_TOKEN") or None,
+            authz_selftest=_flag(env, "IDENTITY_CONTEXT_AUTHZ_SELFTEST", True),
             authz_timeout_s=_number(env, "IDENTITY_CONTEXT_AUTHZ_TIMEOUT_S", 2.0, minimum=0.01),
             mode=mode,
             listen=env.get("IDENTITY_CONTEXT_LISTEN", "127.0.0.1:50051").strip(),

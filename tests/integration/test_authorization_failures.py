@@ -36,13 +36,27 @@ class AuthZenServer:
 
     def __init__(self) -> None:
         self.mode = "allow"
+        self.discovery: dict[str, Any] | None = None  # the well-known document, None: 404
         self.requests: list[dict[str, Any]] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                outer.requests.append({"path": self.path, "body": None})
+                if self.path == "/.well-known/authzen-configuration" and outer.discovery:
+                    self._send(200, outer.discovery)
+                else:
+                    self._send(404, {"error": "not found"})
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append({"path": self.path, "body": body})
+                outer.requests.append(
+                    {
+                        "path": self.path,
+                        "body": body,
+                        "authorization": self.headers["Authorization"],
+                    }
+                )
                 mode = outer.mode
                 if mode == "timeout":
                     time.sleep(2.0)
@@ -116,6 +130,7 @@ async def remote(
         authz="authzen",
         authzen_url=authzen_server.url,
         authz_timeout_s=0.5,
+        authz_selftest=False,  # this PDP answers what each test picks, not the manifest
     )
     started = await start_service(settings)
     try:
@@ -221,15 +236,96 @@ async def test_authzen_batch_evaluations(authzen_server: AuthZenServer) -> None:
     request = AuthzRequest(
         AuthzEntity("user", "user:a"), "tenant.read", AuthzEntity("tenant", "tenant:x")
     )
+    other = AuthzRequest(
+        AuthzEntity("user", "user:a"), "tenant.read", AuthzEntity("tenant", "tenant:y")
+    )
     try:
         authzen_server.mode = "allow"
-        decisions = await client.evaluate_batch([request, request], timeout_s=1)
+        decisions = await client.evaluate_batch([request, other], timeout_s=1)
         assert [d.allowed for d in decisions] == [True, True]
         assert authzen_server.requests[-1]["path"] == "/access/v1/evaluations"
         assert len(authzen_server.requests[-1]["body"]["evaluations"]) == 2
+        # Two questions about one resource never share a call (engines key answers by resource).
+        before = len(authzen_server.requests)
+        decisions = await client.evaluate_batch([request, request, other], timeout_s=1)
+        assert [d.allowed for d in decisions] == [True, True, True]
+        sizes = sorted(
+            len(r["body"]["evaluations"]) for r in authzen_server.requests[before:] if r["body"]
+        )
+        assert sizes == [1, 2]
         authzen_server.mode = "short-batch"
         with pytest.raises(AuthorizationUnavailable):
-            await client.evaluate_batch([request, request], timeout_s=1)
+            await client.evaluate_batch([request, other], timeout_s=1)
+    finally:
+        await client.close()
+
+
+async def test_authzen_endpoints_come_from_the_discovery_document(
+    authzen_server: AuthZenServer, tmp_path: Path
+) -> None:
+    from identity_context.application.authorization import AuthzEntity, AuthzRequest
+    from identity_context.bootstrap import build_authorization
+
+    request = AuthzRequest(
+        AuthzEntity("user", "user:a"), "tenant.read", AuthzEntity("tenant", "tenant:x")
+    )
+    settings = Settings(
+        data_dir=tmp_path,
+        authz="authzen",
+        authzen_url=authzen_server.url,
+        authzen_token="pdp-secret",
+    )
+    authzen_server.mode = "allow"
+    authzen_server.discovery = {
+        "policy_decision_point": authzen_server.url,
+        "access_evaluation_endpoint": f"{authzen_server.url}/v2/evaluation",
+        "access_evaluations_endpoint": f"{authzen_server.url}/v2/evaluations",
+    }
+    client = build_authorization(settings)
+    assert isinstance(client, AuthZenClient)
+    try:
+        assert (await client.evaluate(request, timeout_s=1)).allowed
+        asked = authzen_server.requests[-1]
+        assert asked["path"] == "/v2/evaluation"
+        assert asked["authorization"] == "Bearer pdp-secret"
+        await client.evaluate_batch([request], timeout_s=1)
+        assert authzen_server.requests[-1]["path"] == "/v2/evaluations"
+    finally:
+        await client.close()
+        authzen_server.discovery = None
+    # No discovery document: the configured (default) paths, and no token unless configured.
+    plain = AuthZenClient(authzen_server.url)
+    try:
+        assert (await plain.evaluate(request, timeout_s=1)).allowed
+        asked = authzen_server.requests[-1]
+        assert asked["path"] == "/access/v1/evaluation"
+        assert asked["authorization"] is None
+    finally:
+        await plain.close()
+
+
+async def test_authzen_batches_respect_the_batch_limit(authzen_server: AuthZenServer) -> None:
+    from dataclasses import replace
+
+    from identity_context.adapters.authz.mapping import load_mapping
+    from identity_context.application.authorization import AuthzEntity, AuthzRequest
+
+    client = AuthZenClient(
+        authzen_server.url, mapping=replace(load_mapping("generic"), batch_limit=2)
+    )
+    requests = [
+        AuthzRequest(AuthzEntity("user", "user:a"), "tenant.read", AuthzEntity("tenant", f"t:{i}"))
+        for i in range(5)
+    ]
+    try:
+        authzen_server.mode = "allow"
+        before = len(authzen_server.requests)
+        decisions = await client.evaluate_batch(requests, timeout_s=1)
+        assert len(decisions) == 5 and all(d.allowed for d in decisions)
+        sizes = sorted(
+            len(r["body"]["evaluations"]) for r in authzen_server.requests[before:] if r["body"]
+        )
+        assert sizes == [1, 2, 2]
     finally:
         await client.close()
 

@@ -306,14 +306,22 @@ class PolicyIdFreePdp:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests += 1
-                request = AuthzRequest(
-                    AuthzEntity(**body["subject"]),
-                    body["action"]["name"],
-                    AuthzEntity(**body["resource"]),
-                    body.get("context", {}),
+
+                def decide(one: dict[str, Any]) -> dict[str, Any]:
+                    request = AuthzRequest(
+                        AuthzEntity(**one["subject"]),
+                        one["action"]["name"],
+                        AuthzEntity(**one["resource"]),
+                        one.get("context", {}),
+                    )
+                    return {"decision": engine._decide(request).allowed}
+
+                answer = (
+                    {"evaluations": [decide(one) for one in body["evaluations"]]}
+                    if self.path.endswith("/evaluations")
+                    else decide(body)
                 )
-                decision = engine._decide(request)
-                data = json.dumps({"decision": decision.allowed}).encode()
+                data = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

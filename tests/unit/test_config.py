@@ -63,3 +63,39 @@ def test_migrating_needs_only_the_owner_url_and_never_embeds_when_one_is_set() -
 def test_invalid_values_are_refused(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         Settings.from_env(env)
+
+
+def test_the_remote_engine_settings() -> None:
+    remote = {"IDENTITY_CONTEXT_AUTHZ": "authzen", "IDENTITY_CONTEXT_AUTHZEN_URL": "http://pdp"}
+    settings = Settings.from_env(remote)
+    assert settings.authzen_preset == "generic" and settings.authz_selftest
+    settings = Settings.from_env(
+        {
+            **remote,
+            "IDENTITY_CONTEXT_AUTHZEN_PRESET": "Cerbos",
+            "IDENTITY_CONTEXT_AUTHZEN_TOKEN": "s3cret",
+            "IDENTITY_CONTEXT_AUTHZ_SELFTEST": "off",
+        }
+    )
+    assert settings.authzen_preset == "cerbos" and settings.authzen_token == "s3cret"
+    assert not settings.authz_selftest
+    with pytest.raises(ConfigError, match="must be generic or cerbos"):
+        Settings.from_env({**remote, "IDENTITY_CONTEXT_AUTHZEN_PRESET": "opa"})
+    with pytest.raises(ConfigError, match="needs IDENTITY_CONTEXT_AUTHZEN_URL"):
+        Settings.from_env({"IDENTITY_CONTEXT_AUTHZ": "authzen"})
+
+
+def test_an_unusable_mapping_file_is_a_configuration_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from identity_context.bootstrap import build_authorization
+
+    bad = tmp_path / "mapping.toml"
+    bad.write_text('[facts]\nroles = "nowhere"\n')
+    settings = Settings.from_env(
+        {
+            "IDENTITY_CONTEXT_AUTHZ": "authzen",
+            "IDENTITY_CONTEXT_AUTHZEN_URL": "http://pdp",
+            "IDENTITY_CONTEXT_AUTHZEN_MAPPING": str(bad),
+        }
+    )
+    with pytest.raises(ConfigError, match="facts.roles"):
+        build_authorization(settings)

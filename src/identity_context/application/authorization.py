@@ -16,14 +16,16 @@ from typing import Any, Protocol
 
 from identity_context.application.actions import Action
 from identity_context.application.invocation import Invocation
+from identity_context.domain.actors import Actor, AssuranceLevel
 from identity_context.domain.changes import Decision
 from identity_context.domain.errors import ErrorReason, PermissionDenied, Unavailable
-from identity_context.domain.identifiers import TenantId
+from identity_context.domain.identifiers import PLATFORM_TENANT, ActorKind, TenantId
 from identity_context.domain.roles import (
     BREAK_GLASS,
     PLATFORM_OPERATOR,
     PLATFORM_ROLES,
     RESERVED_PLATFORM_RELATIONS,
+    TENANT_ADMIN,
 )
 
 __all__ = [
@@ -32,8 +34,11 @@ __all__ = [
     "Authorizer",
     "AuthzEntity",
     "AuthzRequest",
+    "NO_ANSWER",
     "Target",
+    "build_request",
     "deny_reason",
+    "self_test",
 ]
 
 _log = logging.getLogger(__name__)
@@ -140,6 +145,165 @@ def deny_reason(
     return ErrorReason.PERMISSION_DENIED
 
 
+def build_request(
+    actor: Actor,
+    roles: frozenset[str],
+    action: str,
+    target: Target,
+    *,
+    break_glass_reason: str = "",
+    correlation_id: str = "",
+) -> AuthzRequest:
+    """The AuthZEN-shaped request of *actor* doing *action* on *target*, from the facts."""
+    return AuthzRequest(
+        subject=AuthzEntity(
+            actor.kind.value,
+            actor.subject,
+            {
+                "actor_tenant": str(actor.tenant),
+                "assurance_level": int(actor.assurance),
+                "roles": sorted(roles),
+                "active_hat": "",
+            },
+        ),
+        action=action,
+        resource=AuthzEntity(
+            target.resource_type,
+            target.resource_id,
+            {
+                "tenant": str(target.tenant),
+                "plane": "platform" if target.tenant.is_platform else "tenant",
+                **target.properties,
+            },
+        ),
+        context={
+            "break_glass": bool(break_glass_reason),
+            "break_glass_reason": break_glass_reason,
+            "correlation_id": correlation_id,
+        },
+    )
+
+
+NO_ANSWER = "no answer from the authorization engine"
+
+
+def _self_test_cases() -> list[tuple[str, AuthzRequest, bool]]:
+    """Known answers of the shipped manifest: (name, request, allowed)."""
+    home, other = TenantId("selftest"), TenantId("selftest-other")
+    operator = Actor("user:selftest-operator", ActorKind.USER, PLATFORM_TENANT, "selftest")
+    admin = Actor("user:selftest-admin", ActorKind.USER, home, "selftest")
+    plain = Actor("user:selftest-user", ActorKind.USER, home, "selftest")
+    responder = Actor(
+        "user:selftest-responder", ActorKind.USER, PLATFORM_TENANT, "selftest", AssuranceLevel.AAL2
+    )
+    ops, admins = frozenset({PLATFORM_OPERATOR}), frozenset({TENANT_ADMIN})
+    none: frozenset[str] = frozenset()
+    read_other = Target("tenant_user", "user:other", home, target_user="user:other")
+    return [
+        (
+            "a platform operator creates a tenant",
+            build_request(
+                operator,
+                ops,
+                Action.PLATFORM_TENANT_CREATE,
+                Target("tenant", str(home), PLATFORM_TENANT),
+            ),
+            True,
+        ),
+        (
+            "a tenant admin reads an account of their tenant",
+            build_request(admin, admins, Action.TENANT_USER_READ, read_other),
+            True,
+        ),
+        (
+            "a user reads their own account",
+            build_request(
+                plain,
+                none,
+                Action.TENANT_USER_READ,
+                Target("tenant_user", plain.subject, home, target_user=plain.subject),
+            ),
+            True,
+        ),
+        (
+            "break-glass with a reason at aal2 acts in a tenant",
+            build_request(
+                responder,
+                frozenset({BREAK_GLASS}),
+                Action.TENANT_USER_UPSERT,
+                read_other,
+                break_glass_reason="selftest",
+            ),
+            True,
+        ),
+        (
+            "a tenant admin may not create a tenant",
+            build_request(
+                admin,
+                admins,
+                Action.PLATFORM_TENANT_CREATE,
+                Target("tenant", "tenant:x", PLATFORM_TENANT),
+            ),
+            False,
+        ),
+        (
+            "a tenant admin may not act in another tenant",
+            build_request(
+                admin,
+                admins,
+                Action.TENANT_USER_READ,
+                Target("tenant_user", "user:other", other, target_user="user:other"),
+            ),
+            False,
+        ),
+        (
+            "a tenant admin may not grant a platform relation",
+            build_request(
+                admin,
+                admins,
+                Action.TENANT_MEMBERSHIP_GRANT,
+                Target("membership", "m", home, relation=PLATFORM_OPERATOR, subject=admin.subject),
+            ),
+            False,
+        ),
+        (
+            "a user may not create a scope",
+            build_request(
+                plain, none, Action.TENANT_SCOPE_CREATE, Target("scope", "realm:selftest/r", home)
+            ),
+            False,
+        ),
+        (
+            "break-glass without a reason is not break-glass",
+            build_request(
+                responder, frozenset({BREAK_GLASS}), Action.TENANT_USER_UPSERT, read_other
+            ),
+            False,
+        ),
+    ]
+
+
+async def self_test(client: AuthorizationClient, *, timeout_s: float = 5.0) -> list[str]:
+    """Ask *client* the known cases of the shipped manifest in one batch.
+
+    Return one line per case answered wrongly (or every case, when the engine
+    gives no answer at all); an empty list means the engine decides as the
+    manifest says. Catches an engine that reads the facts elsewhere than the
+    request puts them (a mapping that does not match its policies).
+    """
+    cases = _self_test_cases()
+    try:
+        decisions = await client.evaluate_batch([r for _, r, _ in cases], timeout_s=timeout_s)
+    except Exception as exc:  # the finding, for the log line
+        return [f"{NO_ANSWER}: {type(exc).__name__}: {exc}"]
+    return [
+        f"{name}: expected {'allow' if allowed else 'deny'}, got "
+        f"{'allow' if decision.allowed else 'deny'}"
+        for (name, _, allowed), decision in zip(cases, decisions, strict=True)
+        if decision.allowed is not allowed
+    ]
+
+
 class Authorizer:
     """Builds the request from verified facts, asks the port, and fails closed."""
 
@@ -151,19 +315,9 @@ class Authorizer:
 
         Any well-formed answer, allow or deny, means the engine works.
         """
-        request = AuthzRequest(
-            AuthzEntity(
-                "user",
-                "user:diagnose-probe",
-                {"actor_tenant": str(tenant), "assurance_level": 0, "roles": [], "active_hat": ""},
-            ),
-            Action.TENANT_READ,
-            AuthzEntity(
-                "tenant",
-                str(tenant),
-                {"tenant": str(tenant), "plane": "platform" if tenant.is_platform else "tenant"},
-            ),
-            {"break_glass": False, "break_glass_reason": "", "correlation_id": "diagnose"},
+        prober = Actor("user:diagnose-probe", ActorKind.USER, tenant, "diagnose")
+        request = build_request(
+            prober, frozenset(), Action.TENANT_READ, Target("tenant", str(tenant), tenant)
         )
         try:
             decision = await self._client.evaluate(request, timeout_s=_DEFAULT_TIMEOUT_S)
@@ -192,32 +346,13 @@ class Authorizer:
         if target.tenant != roles_tenant:
             roles = roles.intersection(PLATFORM_ROLES)
         break_glass_requested = bool(invocation.break_glass_reason)
-        request = AuthzRequest(
-            subject=AuthzEntity(
-                actor.kind.value,
-                actor.subject,
-                {
-                    "actor_tenant": str(actor.tenant),
-                    "assurance_level": int(actor.assurance),
-                    "roles": sorted(roles),
-                    "active_hat": "",
-                },
-            ),
-            action=action,
-            resource=AuthzEntity(
-                target.resource_type,
-                target.resource_id,
-                {
-                    "tenant": str(target.tenant),
-                    "plane": "platform" if target.tenant.is_platform else "tenant",
-                    **target.properties,
-                },
-            ),
-            context={
-                "break_glass": break_glass_requested,
-                "break_glass_reason": invocation.break_glass_reason,
-                "correlation_id": invocation.correlation_id,
-            },
+        request = build_request(
+            actor,
+            roles,
+            action,
+            target,
+            break_glass_reason=invocation.break_glass_reason,
+            correlation_id=invocation.correlation_id,
         )
         timeout = invocation.deadline_s if invocation.deadline_s is not None else _DEFAULT_TIMEOUT_S
         try:
