@@ -35,7 +35,17 @@ from identity_context.domain.directory import (
     Scope,
 )
 from identity_context.domain.errors import AlreadyExists, NotFound
+from identity_context.domain.hats import (
+    ActiveHat,
+    Approval,
+    ApprovalState,
+    Evidence,
+    Grounds,
+    HeldRelation,
+    RecordedEvidence,
+)
 from identity_context.domain.identifiers import PLATFORM_TENANT, ScopeKind, TenantId
+from identity_context.domain.identity_context import ContextSnapshot, HeldMembership
 from identity_context.domain.roles import PLATFORM_ROLES, TENANT_ROLES
 from identity_context.domain.tenancy import (
     AccountState,
@@ -64,6 +74,9 @@ class State:
     memberships: dict[tuple[str, str], Membership] = field(default_factory=dict)
     access_profiles: dict[tuple[str, str], AccessProfile] = field(default_factory=dict)
     changes: list[tuple[str, Change]] = field(default_factory=list)
+    evidence: dict[tuple[str, str], RecordedEvidence] = field(default_factory=dict)
+    approvals: dict[tuple[str, str], Approval] = field(default_factory=dict)
+    active: dict[tuple[str, str], ActiveHat] = field(default_factory=dict)
     results: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
 
     def add_tenant(self, tenant: TenantId, state: TenantState = TenantState.ACTIVE) -> None:
@@ -402,6 +415,98 @@ class Diagnostics(_Repo):
         return None
 
 
+class Hats(_Repo):
+    """Evidence, approvals and active hats; grounds from the fake's memberships (no windows)."""
+
+    def _held(self, user: str) -> list[HeldRelation]:
+        groups = {g for (t, g, u) in self.s.members if t == self.t and u == user}
+        return [
+            HeldRelation(m.relation, m.object, "" if m.subject == user else m.subject)
+            for (t, _), m in self.s.memberships.items()
+            if t == self.t
+            and m.state is MembershipState.ACTIVE
+            and (m.subject == user or m.subject in groups)
+        ]
+
+    async def grounds(self, user_id: str, anchors: Sequence[str] | None) -> Grounds:
+        tenant = self.s.tenants.get(self.t)
+        account = self.s.accounts.get((self.t, user_id))
+        return Grounds(
+            tenant=self.tenant,
+            tenant_state=tenant.state if tenant else TenantState.ARCHIVED,
+            account_state=account.state if account else None,
+            held=self._held(user_id),
+            parents={
+                sid: scope.parent_scope_id
+                for (t, sid), scope in self.s.scopes.items()
+                if t == self.t
+            },
+            evidence=[
+                r.evidence for (t, _), r in sorted(self.s.evidence.items())
+                if t == self.t and r.user_id == user_id and r.evidence.expires_at > NOW
+            ],
+            approvals=[
+                a for (t, _), a in sorted(self.s.approvals.items())
+                if t == self.t and a.user_id == user_id
+            ],
+        )  # fmt: skip
+
+    async def visible_profiles(self) -> list[AccessProfile]:
+        found = [
+            p for (t, _), p in self.s.access_profiles.items() if t in (self.t, str(PLATFORM_TENANT))
+        ]
+        return sorted(found, key=lambda p: p.access_profile_id)
+
+    async def record_evidence(
+        self, evidence: Evidence, *, user_id: str, issuer: str, evidence_ref: str
+    ) -> RecordedEvidence:
+        if (self.t, user_id) not in self.s.accounts:
+            raise NotFound("user_id: the user has no account in this tenant")
+        recorded = RecordedEvidence(evidence, user_id, issuer, evidence_ref, NOW)
+        self.s.evidence[(self.t, evidence.evidence_id)] = recorded
+        return recorded
+
+    async def active(self, user_id: str) -> ActiveHat | None:
+        return self.s.active.get((self.t, user_id))
+
+    async def wearers(self, user_ids: Sequence[str]) -> list[ActiveHat]:
+        return [
+            self.s.active[(self.t, u)] for u in sorted(user_ids) if (self.t, u) in self.s.active
+        ]
+
+    async def put_on(self, hat: ActiveHat) -> ActiveHat | None:
+        previous = self.s.active.get((self.t, hat.user_id))
+        self.s.active[(self.t, hat.user_id)] = hat
+        return previous
+
+    async def take_off(self, user_id: str) -> ActiveHat | None:
+        return self.s.active.pop((self.t, user_id), None)
+
+    async def insert_approval(self, approval: Approval) -> Approval:
+        self.s.approvals[(self.t, approval.approval_id)] = approval
+        return approval
+
+    async def approval(self, approval_id: str) -> Approval | None:
+        return self.s.approvals.get((self.t, approval_id))
+
+    async def decide_approval(
+        self, approval_id: str, *, state: ApprovalState, decided_by: str,
+        expires_at: dt.datetime | None, comment: str, expected_version: int,
+    ) -> Approval | None:  # fmt: skip
+        current = self.s.approvals.get((self.t, approval_id))
+        if current is None or current.version != expected_version:
+            return None
+        decided = dataclasses.replace(
+            current, state=state, decided_by=decided_by, decided_at=NOW,
+            expires_at=expires_at, version=current.version + 1,
+        )  # fmt: skip
+        self.s.approvals[(self.t, approval_id)] = decided
+        return decided
+
+    async def group_members(self, group_id: str) -> list[str]:
+        return sorted(u for (t, g, u) in self.s.members if t == self.t and g == group_id)
+
+
 class Outbox(_Repo):
     async def list(self, *, after_seq: int, limit: int) -> list[OutboxEvent]:
         return []
@@ -434,6 +539,7 @@ class FakeUnitOfWork:
         self.audit = Audit(self)
         self.outbox = Outbox(self)
         self.diagnostics = Diagnostics(self)
+        self.hats = Hats(self)
 
     async def lock_tenant(self) -> TenantLock:
         assert not self.read_only, "a read-only unit of work took the tenant lock"
@@ -473,6 +579,44 @@ class FakeStore:
         result = await work(uow)
         self.state = uow.state  # commit
         return result
+
+    async def read_identity_context(
+        self, actor: str, tenant: TenantId, user_id: str
+    ) -> ContextSnapshot:
+        """The hot path's snapshot, from the state (roles as a unit of work reads them)."""
+        self.units += 1
+        uow = FakeUnitOfWork(self, ChangeContext(tenant, actor, tenant, "c"), True)
+        grounds = await uow.hats.grounds(user_id, None)
+        found = self.state.tenants.get(str(tenant))
+        active = self.state.active.get((str(tenant), user_id))
+        profile = await uow.access_profiles.get(active.hat.access_profile_id) if active else None
+        values = [
+            (t == str(PLATFORM_TENANT), v.key, v.value, v.sensitive)
+            for (t, u, _), v in sorted(self.state.profiles.items())
+            if u == user_id and t in (str(tenant), str(PLATFORM_TENANT))
+        ]
+        return ContextSnapshot(
+            roles=uow.actor_roles,
+            now=NOW,
+            tenant=tenant,
+            tenant_state=found.state if found else None,
+            seq=len(self.state.changes),
+            user_id=user_id,
+            account_state=grounds.account_state,
+            values=values,
+            groups=tuple(sorted(
+                g for (t, g, u) in self.state.members if t == str(tenant) and u == user_id
+            )),
+            memberships=[
+                HeldMembership(f"m-{h.relation}-{h.object}", h.via or user_id, h.relation,
+                               h.object, h.via, None, None, NOW, 1)
+                for h in grounds.held
+            ],
+            active=active,
+            definition=profile.definition if profile else None,
+            parents=grounds.parents,
+            evidence=grounds.evidence,
+        )  # fmt: skip
 
 
 class FakeAuthorization:

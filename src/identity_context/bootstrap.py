@@ -37,7 +37,7 @@ from identity_context.adapters.postgres.migrations import MigrationError, apply_
 from identity_context.adapters.postgres.pool import open_pool, pool_answers, store_ready
 from identity_context.adapters.postgres.provisioning import provision
 from identity_context.adapters.postgres.roles import runtime_role_problems
-from identity_context.adapters.postgres.unit_of_work import PostgresStore
+from identity_context.adapters.postgres.unit_of_work import PostgresStore, SystemClock
 from identity_context.adapters.telemetry import build_tracer_provider, exports_spans
 from identity_context.api.interceptors import RequestInterceptor
 from identity_context.api.log_format import AccessLog, BatchingStreamHandler, JsonLogFormatter
@@ -53,9 +53,11 @@ from identity_context.application.authorization import (
 )
 from identity_context.application.diagnostics import Diagnostics, run_checks
 from identity_context.application.guarded import Guarded
+from identity_context.application.hats import Hats
+from identity_context.application.identity_contexts import IdentityContexts
 from identity_context.application.memberships import MembershipAdministration
 from identity_context.application.pagination import PageTokens
-from identity_context.application.ports import Store, UnitOfWork
+from identity_context.application.ports import Clock, Store, UnitOfWork
 from identity_context.application.profiles import Profiles
 from identity_context.application.tenants import Tenants
 from identity_context.config import ConfigError, Settings
@@ -173,10 +175,14 @@ def _read_or_create_key(path: Path) -> bytes:
 
 
 def build_use_cases(
-    store: Store, authorization: AuthorizationClient, pages: PageTokens
+    store: Store,
+    authorization: AuthorizationClient,
+    pages: PageTokens,
+    *,
+    clock: Clock | None = None,
 ) -> UseCases:
     """Wire the application services over the store and the authorization port."""
-    guarded = Guarded(store, Authorizer(authorization), pages)
+    guarded = Guarded(store, Authorizer(authorization), pages, clock or SystemClock())
     return UseCases(
         tenants=Tenants(guarded),
         applications=Applications(guarded),
@@ -186,6 +192,8 @@ def build_use_cases(
         diagnostics=Diagnostics(guarded),
         memberships=MembershipAdministration(guarded),
         access_profiles=AccessProfiles(guarded),
+        hats=Hats(guarded),
+        identity_contexts=IdentityContexts(guarded),
     )
 
 

@@ -181,6 +181,9 @@ def _questions() -> list[Any]:
             {"break-glass"},
         ),
         "service": (Actor("service:edge", ActorKind.SERVICE, home, "t"), set()),
+        "gateway": (Actor("service:gw", ActorKind.SERVICE, PLATFORM_TENANT, "t"), {"gateway"}),
+        "tenant-gateway": (Actor("service:tgw", ActorKind.SERVICE, home, "t"), {"gateway"}),
+        "user-with-gateway": (Actor("user:g", ActorKind.USER, home, "t"), {"gateway"}),
     }
     targets = {
         "tenant": lambda t: Target("tenant", str(t), t),
@@ -200,6 +203,29 @@ def _questions() -> list[Any]:
         "group": lambda t: Target("group", "group:x/g", t),
         "audit_trail": lambda t: Target("audit_trail", str(t), t),
         "application_binding": lambda t: Target("application_binding", "app:mail", t),
+        "factor_evidence:self": lambda t: Target("factor_evidence", "u", t, target_user="user:u"),
+        "factor_evidence:other": lambda t: Target("factor_evidence", "x", t, target_user="user:x"),
+        "hat:self": lambda t: Target("hat", "h", t, target_user="user:u"),
+        "hat:admin-self": lambda t: Target("hat", "h", t, target_user="user:adm"),
+        "hat:other": lambda t: Target("hat", "h", t, target_user="user:x"),
+        "identity_context:self": lambda t: Target(
+            "identity_context", "u", t, target_user="user:u"
+        ),
+        "identity_context:other": lambda t: Target(
+            "identity_context", "x", t, target_user="user:x"
+        ),
+        "hat_approval:own-approver": lambda t: Target(
+            "hat_approval", "a", t, target_user="user:adm", approver=True
+        ),
+        "hat_approval:approver": lambda t: Target(
+            "hat_approval", "a", t, target_user="user:x", approver=True
+        ),
+        "hat_approval:self": lambda t: Target(
+            "hat_approval", "a", t, target_user="user:u", approver=False
+        ),
+        "hat_approval:other": lambda t: Target(
+            "hat_approval", "a", t, target_user="user:x", approver=False
+        ),
     }
     manifest = cerbos_policies.manifest()
     questions = []
@@ -220,7 +246,7 @@ async def test_cerbos_and_cedar_answer_every_question_alike(cerbos: CerbosServer
     remote = AuthZenClient(cerbos.url, mapping=load_mapping("cerbos"), max_timeout_s=10)
     try:
         questions = _questions()
-        assert len(questions) > 500
+        assert len(questions) > 2000
         differ = []
         for start in range(0, len(questions), 100):
             batch = questions[start : start + 100]

@@ -109,7 +109,7 @@ async def test_forbid_beats_permit_for_a_tenant_admin_holding_a_reserved_relatio
 def test_the_reserved_relations_policy_lists_the_reserved_platform_relations() -> None:
     _, policies = load_policy_texts()
     block = policies.split('@id("platform-root.reserved-relations")', 1)[1].split("@id(", 1)[0]
-    listed = re.search(r"when \{ resource has relation && \[([^\]]*)\]", block)
+    listed = re.search(r"when \{\s*resource has relation &&\s*\[([^\]]*)\]", block)
     assert listed is not None
     assert set(re.findall(r'"([^"]+)"', listed.group(1))) == set(RESERVED_PLATFORM_RELATIONS)
 
@@ -153,3 +153,43 @@ def test_the_policies_never_name_a_resource_by_its_uid() -> None:
     _, policies = load_policy_texts()
     for cedar_type, _ in RESOURCE_TYPES.values():
         assert f'IdentityContext::{cedar_type}::"' not in policies, cedar_type
+
+
+def test_target_user_is_only_compared_with_the_principals_subject() -> None:
+    # The memo keeps only whether target_user is the principal (cedar._attribute);
+    # that is exact only while no policy looks at target_user any other way.
+    _, policies = load_policy_texts()
+    uses = re.findall(r"[^\s(]*target_user[^\n&|)}]*", policies)
+    assert uses and {u.strip() for u in uses} == {"resource.target_user == principal.subject"}, uses
+
+
+async def test_decisions_about_different_users_share_a_memo_entry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = CedarAuthorizationClient()
+    calls = 0
+    evaluate = cedarpy.is_authorized
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return evaluate(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cedarpy, "is_authorized", counting)
+
+    def read(subject: str, target: str) -> AuthzRequest:
+        return AuthzRequest(
+            AuthzEntity("user", subject, {"actor_tenant": "tenant:coulomb", "roles": []}),
+            "tenant.user.read",
+            AuthzEntity(
+                "tenant_user",
+                target,
+                {"tenant": "tenant:coulomb", "plane": "tenant", "target_user": target},
+            ),
+        )
+
+    assert (await client.evaluate(read("user:a", "user:a"), timeout_s=1)).allowed
+    assert not (await client.evaluate(read("user:a", "user:b"), timeout_s=1)).allowed
+    assert not (await client.evaluate(read("user:a", "user:c"), timeout_s=1)).allowed
+    assert calls == 2  # user:b and user:c are both "someone else"
+    assert (await client.evaluate(read("user:b", "user:b"), timeout_s=1)).allowed

@@ -42,6 +42,7 @@ class HatApprovalState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     HAT_APPROVAL_STATE_PENDING: _ClassVar[HatApprovalState]
     HAT_APPROVAL_STATE_APPROVED: _ClassVar[HatApprovalState]
     HAT_APPROVAL_STATE_REJECTED: _ClassVar[HatApprovalState]
+    HAT_APPROVAL_STATE_EXPIRED: _ClassVar[HatApprovalState]
 CLAIM_SOURCE_UNSPECIFIED: ClaimSource
 CLAIM_SOURCE_PROFILE: ClaimSource
 CLAIM_SOURCE_HAT: ClaimSource
@@ -62,6 +63,7 @@ HAT_APPROVAL_STATE_UNSPECIFIED: HatApprovalState
 HAT_APPROVAL_STATE_PENDING: HatApprovalState
 HAT_APPROVAL_STATE_APPROVED: HatApprovalState
 HAT_APPROVAL_STATE_REJECTED: HatApprovalState
+HAT_APPROVAL_STATE_EXPIRED: HatApprovalState
 
 class MembershipRequirement(_message.Message):
     __slots__ = ("relation", "object")
@@ -84,7 +86,7 @@ class ClaimsProjectionRule(_message.Message):
     def __init__(self, audience: _Optional[str] = ..., claim: _Optional[str] = ..., source: _Optional[_Union[ClaimSource, str]] = ..., source_key: _Optional[str] = ...) -> None: ...
 
 class AccessProfile(_message.Message):
-    __slots__ = ("access_profile_id", "display_name", "scope_kinds", "membership_requirements", "min_assurance_level", "required_factor_types", "max_evidence_age", "requires_approval", "profile_defaults", "claims_rules", "max_active_duration", "create_time", "etag")
+    __slots__ = ("access_profile_id", "display_name", "scope_kinds", "membership_requirements", "min_assurance_level", "required_factor_types", "max_evidence_age", "requires_approval", "profile_defaults", "claims_rules", "max_active_duration", "create_time", "etag", "approver_relation", "max_approval_validity")
     class ProfileDefaultsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +107,8 @@ class AccessProfile(_message.Message):
     MAX_ACTIVE_DURATION_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    APPROVER_RELATION_FIELD_NUMBER: _ClassVar[int]
+    MAX_APPROVAL_VALIDITY_FIELD_NUMBER: _ClassVar[int]
     access_profile_id: str
     display_name: str
     scope_kinds: _containers.RepeatedScalarFieldContainer[_membership_pb2.ScopeKind]
@@ -118,7 +122,9 @@ class AccessProfile(_message.Message):
     max_active_duration: _duration_pb2.Duration
     create_time: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, access_profile_id: _Optional[str] = ..., display_name: _Optional[str] = ..., scope_kinds: _Optional[_Iterable[_Union[_membership_pb2.ScopeKind, str]]] = ..., membership_requirements: _Optional[_Iterable[_Union[MembershipRequirement, _Mapping]]] = ..., min_assurance_level: _Optional[_Union[_common_pb2.AssuranceLevel, str]] = ..., required_factor_types: _Optional[_Iterable[str]] = ..., max_evidence_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., requires_approval: _Optional[bool] = ..., profile_defaults: _Optional[_Mapping[str, str]] = ..., claims_rules: _Optional[_Iterable[_Union[ClaimsProjectionRule, _Mapping]]] = ..., max_active_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    approver_relation: str
+    max_approval_validity: _duration_pb2.Duration
+    def __init__(self, access_profile_id: _Optional[str] = ..., display_name: _Optional[str] = ..., scope_kinds: _Optional[_Iterable[_Union[_membership_pb2.ScopeKind, str]]] = ..., membership_requirements: _Optional[_Iterable[_Union[MembershipRequirement, _Mapping]]] = ..., min_assurance_level: _Optional[_Union[_common_pb2.AssuranceLevel, str]] = ..., required_factor_types: _Optional[_Iterable[str]] = ..., max_evidence_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., requires_approval: _Optional[bool] = ..., profile_defaults: _Optional[_Mapping[str, str]] = ..., claims_rules: _Optional[_Iterable[_Union[ClaimsProjectionRule, _Mapping]]] = ..., max_active_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., approver_relation: _Optional[str] = ..., max_approval_validity: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class CreateAccessProfileRequest(_message.Message):
     __slots__ = ("access_profile", "request_id")
@@ -151,7 +157,7 @@ class ListAccessProfilesResponse(_message.Message):
     def __init__(self, access_profiles: _Optional[_Iterable[_Union[AccessProfile, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class FactorEvidence(_message.Message):
-    __slots__ = ("evidence_id", "user_id", "factor_type", "assurance_level", "verified_at", "expires_at", "issuer")
+    __slots__ = ("evidence_id", "user_id", "factor_type", "assurance_level", "verified_at", "expires_at", "issuer", "evidence_ref")
     EVIDENCE_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     FACTOR_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -159,6 +165,7 @@ class FactorEvidence(_message.Message):
     VERIFIED_AT_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_REF_FIELD_NUMBER: _ClassVar[int]
     evidence_id: str
     user_id: str
     factor_type: str
@@ -166,10 +173,11 @@ class FactorEvidence(_message.Message):
     verified_at: _timestamp_pb2.Timestamp
     expires_at: _timestamp_pb2.Timestamp
     issuer: str
-    def __init__(self, evidence_id: _Optional[str] = ..., user_id: _Optional[str] = ..., factor_type: _Optional[str] = ..., assurance_level: _Optional[_Union[_common_pb2.AssuranceLevel, str]] = ..., verified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issuer: _Optional[str] = ...) -> None: ...
+    evidence_ref: str
+    def __init__(self, evidence_id: _Optional[str] = ..., user_id: _Optional[str] = ..., factor_type: _Optional[str] = ..., assurance_level: _Optional[_Union[_common_pb2.AssuranceLevel, str]] = ..., verified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issuer: _Optional[str] = ..., evidence_ref: _Optional[str] = ...) -> None: ...
 
 class RecordFactorEvidenceRequest(_message.Message):
-    __slots__ = ("user_id", "factor_type", "assurance_level", "verified_at", "expires_at", "issuer", "request_id")
+    __slots__ = ("user_id", "factor_type", "assurance_level", "verified_at", "expires_at", "issuer", "request_id", "evidence_ref")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     FACTOR_TYPE_FIELD_NUMBER: _ClassVar[int]
     ASSURANCE_LEVEL_FIELD_NUMBER: _ClassVar[int]
@@ -177,6 +185,7 @@ class RecordFactorEvidenceRequest(_message.Message):
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_REF_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     factor_type: str
     assurance_level: _common_pb2.AssuranceLevel
@@ -184,7 +193,8 @@ class RecordFactorEvidenceRequest(_message.Message):
     expires_at: _timestamp_pb2.Timestamp
     issuer: str
     request_id: str
-    def __init__(self, user_id: _Optional[str] = ..., factor_type: _Optional[str] = ..., assurance_level: _Optional[_Union[_common_pb2.AssuranceLevel, str]] = ..., verified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issuer: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    evidence_ref: str
+    def __init__(self, user_id: _Optional[str] = ..., factor_type: _Optional[str] = ..., assurance_level: _Optional[_Union[_common_pb2.AssuranceLevel, str]] = ..., verified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issuer: _Optional[str] = ..., request_id: _Optional[str] = ..., evidence_ref: _Optional[str] = ...) -> None: ...
 
 class RecordFactorEvidenceResponse(_message.Message):
     __slots__ = ("evidence",)
@@ -267,12 +277,14 @@ class SelectActiveHatResponse(_message.Message):
     def __init__(self, active_context: _Optional[_Union[ActiveContext, _Mapping]] = ...) -> None: ...
 
 class ClearActiveHatRequest(_message.Message):
-    __slots__ = ("user_id", "request_id")
+    __slots__ = ("user_id", "request_id", "reason")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     request_id: str
-    def __init__(self, user_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    reason: str
+    def __init__(self, user_id: _Optional[str] = ..., request_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ClearActiveHatResponse(_message.Message):
     __slots__ = ("cleared",)
@@ -281,7 +293,7 @@ class ClearActiveHatResponse(_message.Message):
     def __init__(self, cleared: _Optional[bool] = ...) -> None: ...
 
 class HatApproval(_message.Message):
-    __slots__ = ("approval_id", "user_id", "hat_id", "justification", "state", "decided_by", "create_time", "decide_time", "expires_at", "etag")
+    __slots__ = ("approval_id", "user_id", "hat_id", "justification", "state", "decided_by", "create_time", "decide_time", "expires_at", "etag", "requested_duration", "pending_until")
     APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     HAT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -292,6 +304,8 @@ class HatApproval(_message.Message):
     DECIDE_TIME_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_DURATION_FIELD_NUMBER: _ClassVar[int]
+    PENDING_UNTIL_FIELD_NUMBER: _ClassVar[int]
     approval_id: str
     user_id: str
     hat_id: str
@@ -302,19 +316,23 @@ class HatApproval(_message.Message):
     decide_time: _timestamp_pb2.Timestamp
     expires_at: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, approval_id: _Optional[str] = ..., user_id: _Optional[str] = ..., hat_id: _Optional[str] = ..., justification: _Optional[str] = ..., state: _Optional[_Union[HatApprovalState, str]] = ..., decided_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decide_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    requested_duration: _duration_pb2.Duration
+    pending_until: _timestamp_pb2.Timestamp
+    def __init__(self, approval_id: _Optional[str] = ..., user_id: _Optional[str] = ..., hat_id: _Optional[str] = ..., justification: _Optional[str] = ..., state: _Optional[_Union[HatApprovalState, str]] = ..., decided_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decide_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., requested_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., pending_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RequestHatApprovalRequest(_message.Message):
-    __slots__ = ("user_id", "hat_id", "justification", "request_id")
+    __slots__ = ("user_id", "hat_id", "justification", "request_id", "requested_duration")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     HAT_ID_FIELD_NUMBER: _ClassVar[int]
     JUSTIFICATION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_DURATION_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     hat_id: str
     justification: str
     request_id: str
-    def __init__(self, user_id: _Optional[str] = ..., hat_id: _Optional[str] = ..., justification: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    requested_duration: _duration_pb2.Duration
+    def __init__(self, user_id: _Optional[str] = ..., hat_id: _Optional[str] = ..., justification: _Optional[str] = ..., request_id: _Optional[str] = ..., requested_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class RequestHatApprovalResponse(_message.Message):
     __slots__ = ("approval",)

@@ -19,6 +19,8 @@ from identitycontext.v1 import (
 )
 
 from identity_context.api import request_context
+from identity_context.application.hats import EligibleHat
+from identity_context.application.identity_contexts import Claims
 from identity_context.application.invocation import Invocation
 from identity_context.application.pagination import Page
 from identity_context.domain.actors import AssuranceLevel
@@ -34,12 +36,15 @@ from identity_context.domain.directory import (
     GroupMember,
     Membership,
     MembershipRequirement,
+    ProfileLayer,
     ProfileValue,
     ResolvedValue,
     Scope,
 )
 from identity_context.domain.errors import InvalidArgument
+from identity_context.domain.hats import ActiveHat, Approval, Hat, RecordedEvidence
 from identity_context.domain.identifiers import ScopeKind, parse_request_id
+from identity_context.domain.identity_context import FactSource, IdentityContext
 from identity_context.domain.tenancy import Tenant, TenantAccount
 
 __all__ = [
@@ -402,6 +407,10 @@ def access_profile_definition(profile: active_context_pb2.AccessProfile) -> Acce
         max_active_duration_s=from_duration(
             profile, "max_active_duration", field=f"{where}.max_active_duration"
         ),
+        approver_relation=profile.approver_relation,
+        max_approval_validity_s=from_duration(
+            profile, "max_approval_validity", field=f"{where}.max_approval_validity"
+        ),
     )
 
 
@@ -435,9 +444,176 @@ def access_profile_pb(profile: AccessProfile) -> active_context_pb2.AccessProfil
         ],
         create_time=to_timestamp(profile.created_at),
         etag=profile.etag,
+        approver_relation=d.approver_relation,
     )
+    if d.max_approval_validity_s is not None:
+        message.max_approval_validity.FromTimedelta(dt.timedelta(seconds=d.max_approval_validity_s))
     if d.max_evidence_age_s is not None:
         message.max_evidence_age.FromTimedelta(dt.timedelta(seconds=d.max_evidence_age_s))
     if d.max_active_duration_s is not None:
         message.max_active_duration.FromTimedelta(dt.timedelta(seconds=d.max_active_duration_s))
+    return message
+
+
+# ---- hats and the hot path ------------------------------------------------------
+
+
+def evidence_pb(recorded: RecordedEvidence) -> active_context_pb2.FactorEvidence:
+    """Map recorded factor evidence (its reference goes back only to its recorder)."""
+    e = recorded.evidence
+    message = active_context_pb2.FactorEvidence(
+        evidence_id=e.evidence_id,
+        user_id=recorded.user_id,
+        factor_type=e.factor_type,
+        assurance_level=to_enum(common_pb2.AssuranceLevel, "ASSURANCE_LEVEL_", e.assurance_level),
+        issuer=recorded.issuer,
+        evidence_ref=recorded.evidence_ref,
+    )
+    set_time(message.verified_at, e.verified_at)
+    set_time(message.expires_at, e.expires_at)
+    return message
+
+
+def hat_pb(hat: Hat) -> active_context_pb2.Hat:
+    """Map a hat."""
+    return active_context_pb2.Hat(
+        hat_id=str(hat), access_profile_id=hat.access_profile_id, scope_id=hat.scope_id
+    )
+
+
+def eligible_pb(found: EligibleHat) -> active_context_pb2.EligibleHat:
+    """Map a candidate hat with its verdict."""
+    unmet = found.verdict.unmet
+    return active_context_pb2.EligibleHat(
+        hat=hat_pb(found.hat),
+        eligible=not unmet,
+        reasons=[
+            to_enum(active_context_pb2.IneligibilityReason, "INELIGIBILITY_REASON_", u)
+            for u, _ in unmet
+        ],
+        details=[detail for _, detail in unmet],
+    )
+
+
+def _active_into(message: active_context_pb2.ActiveContext, active: ActiveHat) -> None:
+    message.user_id = active.user_id
+    hat = message.hat
+    hat.hat_id = str(active.hat)
+    hat.access_profile_id = active.hat.access_profile_id
+    hat.scope_id = active.hat.scope_id
+    message.realm_id = active.realm_id
+    message.service_area_id = active.service_area_id
+    message.asset_id = active.asset_id
+    message.evidence_refs.extend(active.evidence_ids)
+    message.approval_id = active.approval_id
+    set_time(message.selected_at, active.selected_at)
+    if active.expires_at is not None:
+        set_time(message.expires_at, active.expires_at)
+
+
+def active_context_pb(active: ActiveHat) -> active_context_pb2.ActiveContext:
+    """Map an active hat."""
+    message = active_context_pb2.ActiveContext()
+    _active_into(message, active)
+    return message
+
+
+def approval_pb(approval: Approval) -> active_context_pb2.HatApproval:
+    """Map a hat approval."""
+    message = active_context_pb2.HatApproval(
+        approval_id=approval.approval_id,
+        user_id=approval.user_id,
+        hat_id=approval.hat,
+        justification=approval.justification,
+        state=to_enum(active_context_pb2.HatApprovalState, "HAT_APPROVAL_STATE_", approval.state),
+        decided_by=approval.decided_by,
+        etag=f"v{approval.version}",
+    )
+    set_time(message.create_time, approval.created_at)
+    if approval.decided_at is not None:
+        set_time(message.decide_time, approval.decided_at)
+    if approval.expires_at is not None:
+        set_time(message.expires_at, approval.expires_at)
+    if approval.pending_until is not None:
+        set_time(message.pending_until, approval.pending_until)
+    if approval.requested_duration_s is not None:
+        message.requested_duration.FromTimedelta(
+            dt.timedelta(seconds=approval.requested_duration_s)
+        )
+    return message
+
+
+_FACT_SOURCES = {
+    source: common_pb2.FactSource.Value(f"FACT_SOURCE_{source.name}") for source in FactSource
+}
+_LAYERS = {
+    layer: common_pb2.ProfileLayer.Value(f"PROFILE_LAYER_{layer.name}") for layer in ProfileLayer
+}
+_ACTIVE_MEMBERSHIP = membership_pb2.MEMBERSHIP_STATE_ACTIVE
+
+
+def identity_context_pb(context: IdentityContext) -> active_context_pb2.IdentityContext:
+    """Map an identity context (the hot path: fields are set in place)."""
+    tenant = str(context.tenant)
+    message = active_context_pb2.IdentityContext(
+        tenant_id=tenant,
+        user_id=context.user_id,
+        account_state=to_enum(common_pb2.AccountState, "ACCOUNT_STATE_", context.account_state),
+        groups=context.groups,
+        seq=context.seq,
+    )
+    profile = message.profile
+    for value in context.profile:
+        profile.add(
+            key=value.key,
+            value=value.value,
+            source_layer=_LAYERS[value.source_layer],
+            sensitive=value.sensitive,
+        )
+    memberships = message.memberships
+    for m in context.memberships:
+        held = memberships.add(
+            membership_id=m.membership_id,
+            subject=m.subject,
+            relation=m.relation,
+            object=m.object,
+            state=_ACTIVE_MEMBERSHIP,
+            etag=m.etag,
+        )
+        set_time(held.create_time, m.created_at)
+        if m.valid_from is not None:
+            set_time(held.valid_from, m.valid_from)
+        if m.valid_until is not None:
+            set_time(held.valid_until, m.valid_until)
+    facts = message.facts
+    for fact in context.facts:
+        added = facts.add(
+            tenant_id=tenant,
+            subject=fact.subject,
+            relation=fact.relation,
+            object=fact.object,
+            source=_FACT_SOURCES[fact.source],
+            via=fact.via,
+            evidence_refs=fact.evidence_ids,
+        )
+        if fact.valid_until is not None:
+            set_time(added.valid_until, fact.valid_until)
+    evidence = message.evidence
+    for e in context.evidence:
+        ref = evidence.add(
+            evidence_id=e.evidence_id,
+            factor_type=e.factor_type,
+            assurance_level=int(e.assurance_level),
+        )
+        set_time(ref.expires_at, e.expires_at)
+    if context.active is not None:
+        _active_into(message.active_context, context.active)
+        message.access_profile_id = context.active.hat.access_profile_id
+    return message
+
+
+def claims_pb(found: Claims) -> active_context_pb2.ProjectClaimsResponse:
+    """Map projected claims (a Struct keeps its keys sorted when serialised)."""
+    message = active_context_pb2.ProjectClaimsResponse(audience=found.audience, seq=found.seq)
+    message.claims.update(found.claims)
     return message

@@ -34,6 +34,8 @@ from identity_context.application.accounts import Accounts
 from identity_context.application.applications import Applications
 from identity_context.application.audit_trail import AuditTrail
 from identity_context.application.diagnostics import Diagnostics
+from identity_context.application.hats import Hats
+from identity_context.application.identity_contexts import IdentityContexts
 from identity_context.application.memberships import MembershipAdministration
 from identity_context.application.ports import TokenVerifier
 from identity_context.application.profiles import Profiles
@@ -72,6 +74,8 @@ class UseCases:
     diagnostics: Diagnostics
     memberships: MembershipAdministration
     access_profiles: AccessProfiles
+    hats: Hats
+    identity_contexts: IdentityContexts
 
 
 def build_server(
@@ -121,7 +125,13 @@ def build_server(
         MembershipServicer(use_cases.memberships, page_bytes=page_bytes), server
     )
     active_context_pb2_grpc.add_ActiveContextServiceServicer_to_server(
-        ActiveContextServicer(use_cases.access_profiles, page_bytes=page_bytes), server
+        ActiveContextServicer(
+            use_cases.access_profiles,
+            use_cases.hats,
+            use_cases.identity_contexts,
+            page_bytes=page_bytes,
+        ),
+        server,
     )
     fact_export_pb2_grpc.add_FactExportServiceServicer_to_server(FactExportServicer(), server)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

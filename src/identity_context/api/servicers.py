@@ -28,11 +28,15 @@ from identity_context.application.accounts import Accounts
 from identity_context.application.applications import Applications
 from identity_context.application.audit_trail import AuditTrail
 from identity_context.application.diagnostics import Diagnostics
+from identity_context.application.hats import Hats
+from identity_context.application.identity_contexts import IdentityContexts
 from identity_context.application.memberships import MembershipAdministration
 from identity_context.application.profiles import Profiles
 from identity_context.application.tenants import Tenants
+from identity_context.domain.actors import AssuranceLevel
 from identity_context.domain.directory import MembershipState, ProfileLayer
 from identity_context.domain.errors import InvalidArgument
+from identity_context.domain.hats import ApprovalState
 from identity_context.domain.identifiers import ScopeKind
 from identity_context.domain.tenancy import AccountState, TenantState
 
@@ -46,6 +50,7 @@ __all__ = [
 Context = grpc.aio.ServicerContext[Any, Any]
 ta = tenant_admin_pb2
 mb = membership_pb2
+ac = active_context_pb2
 
 
 class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
@@ -355,13 +360,22 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
 class ActiveContextServicer(active_context_pb2_grpc.ActiveContextServiceServicer):
     """identitycontext.v1.ActiveContextService."""
 
-    def __init__(self, access_profiles: AccessProfiles, *, page_bytes: int) -> None:
+    def __init__(
+        self,
+        access_profiles: AccessProfiles,
+        hats: Hats,
+        identity_contexts: IdentityContexts,
+        *,
+        page_bytes: int,
+    ) -> None:
         self._profiles = access_profiles
+        self._hats = hats
+        self._contexts = identity_contexts
         self._page_bytes = page_bytes
 
     async def CreateAccessProfile(
-        self, request: active_context_pb2.CreateAccessProfileRequest, context: Context
-    ) -> active_context_pb2.CreateAccessProfileResponse:
+        self, request: ac.CreateAccessProfileRequest, context: Context
+    ) -> ac.CreateAccessProfileResponse:
         spec = request.access_profile
         created = await self._profiles.create(
             m.invocation(context, request.request_id),
@@ -369,23 +383,123 @@ class ActiveContextServicer(active_context_pb2_grpc.ActiveContextServiceServicer
                 spec.access_profile_id, spec.display_name, m.access_profile_definition(spec)
             ),
         )
-        return active_context_pb2.CreateAccessProfileResponse(
-            access_profile=m.access_profile_pb(created)
-        )
+        return ac.CreateAccessProfileResponse(access_profile=m.access_profile_pb(created))
 
     async def ListAccessProfiles(
-        self, request: active_context_pb2.ListAccessProfilesRequest, context: Context
-    ) -> active_context_pb2.ListAccessProfilesResponse:
+        self, request: ac.ListAccessProfilesRequest, context: Context
+    ) -> ac.ListAccessProfilesResponse:
         page = await self._profiles.list(
             m.invocation(context), request.page_size, request.page_token
         )
         return m.page_response(
-            active_context_pb2.ListAccessProfilesResponse,
+            ac.ListAccessProfilesResponse,
             "access_profiles",
             page,
             m.access_profile_pb,
             self._page_bytes,
         )
+
+    async def RecordFactorEvidence(
+        self, request: ac.RecordFactorEvidenceRequest, context: Context
+    ) -> ac.RecordFactorEvidenceResponse:
+        level = m.from_enum(
+            AssuranceLevel,
+            common_pb2.AssuranceLevel,
+            "ASSURANCE_LEVEL_",
+            request.assurance_level,
+            "assurance_level",
+        )
+        recorded = await self._hats.record_evidence(
+            m.invocation(context, request.request_id),
+            c.RecordFactorEvidence(
+                request.user_id,
+                request.factor_type,
+                level or AssuranceLevel.NONE,
+                m.from_timestamp(request, "verified_at"),
+                m.from_timestamp(request, "expires_at"),
+                request.issuer,
+                request.evidence_ref,
+            ),
+        )
+        return ac.RecordFactorEvidenceResponse(evidence=m.evidence_pb(recorded))
+
+    async def ListEligibleHats(
+        self, request: ac.ListEligibleHatsRequest, context: Context
+    ) -> ac.ListEligibleHatsResponse:
+        found = await self._hats.list_eligible(
+            m.invocation(context), request.user_id, request.scope_id
+        )
+        return ac.ListEligibleHatsResponse(hats=[m.eligible_pb(e) for e in found])
+
+    async def SelectActiveHat(
+        self, request: ac.SelectActiveHatRequest, context: Context
+    ) -> ac.SelectActiveHatResponse:
+        active = await self._hats.select(
+            m.invocation(context, request.request_id),
+            c.SelectActiveHat(request.user_id, request.hat_id),
+        )
+        return ac.SelectActiveHatResponse(active_context=m.active_context_pb(active))
+
+    async def ClearActiveHat(
+        self, request: ac.ClearActiveHatRequest, context: Context
+    ) -> ac.ClearActiveHatResponse:
+        result = await self._hats.clear(
+            m.invocation(context, request.request_id),
+            c.ClearActiveHat(request.user_id, request.reason),
+        )
+        return ac.ClearActiveHatResponse(cleared=result.cleared)
+
+    async def RequestHatApproval(
+        self, request: ac.RequestHatApprovalRequest, context: Context
+    ) -> ac.RequestHatApprovalResponse:
+        approval = await self._hats.request_approval(
+            m.invocation(context, request.request_id),
+            c.RequestHatApproval(
+                request.user_id,
+                request.hat_id,
+                request.justification,
+                m.from_duration(request, "requested_duration"),
+            ),
+        )
+        return ac.RequestHatApprovalResponse(approval=m.approval_pb(approval))
+
+    async def DecideHatApproval(
+        self, request: ac.DecideHatApprovalRequest, context: Context
+    ) -> ac.DecideHatApprovalResponse:
+        decision = m.from_enum(
+            ApprovalState,
+            ac.HatApprovalState,
+            "HAT_APPROVAL_STATE_",
+            request.decision,
+            "decision",
+        )
+        if decision is None:
+            raise InvalidArgument.for_field("decision", "is required")
+        approval = await self._hats.decide_approval(
+            m.invocation(context, request.request_id),
+            c.DecideHatApproval(
+                request.approval_id,
+                decision,
+                m.from_duration(request, "valid_for"),
+                request.comment,
+                request.etag,
+            ),
+        )
+        return ac.DecideHatApprovalResponse(approval=m.approval_pb(approval))
+
+    async def GetIdentityContext(
+        self, request: ac.GetIdentityContextRequest, context: Context
+    ) -> ac.GetIdentityContextResponse:
+        found = await self._contexts.get(m.invocation(context), request.user_id)
+        return ac.GetIdentityContextResponse(identity_context=m.identity_context_pb(found))
+
+    async def ProjectClaims(
+        self, request: ac.ProjectClaimsRequest, context: Context
+    ) -> ac.ProjectClaimsResponse:
+        found = await self._contexts.claims(
+            m.invocation(context), request.user_id, request.audience
+        )
+        return m.claims_pb(found)
 
 
 class FactExportServicer(fact_export_pb2_grpc.FactExportServiceServicer):

@@ -8,6 +8,7 @@ from identity_context.application.actions import Action
 from identity_context.application.authorization import Target
 from identity_context.application.commands import SetAccountState, UpsertTenantUser
 from identity_context.application.guarded import Guarded
+from identity_context.application.hats import end_broken_hats
 from identity_context.application.invocation import Invocation
 from identity_context.application.pagination import Page
 from identity_context.application.ports import UnitOfWork
@@ -146,6 +147,10 @@ class Accounts:
                     allowed,
                 )
             )
+            if cmd.state is not AccountState.ACTIVE:
+                await end_broken_hats(
+                    uow, [user], allowed, f"account.{cmd.state.value}", self._g.clock.now()
+                )
             return changed
 
         return await self._g.mutate(

@@ -7,20 +7,27 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from identity_context.application.actions import Action
+from identity_context.domain.actors import AssuranceLevel
 from identity_context.domain.directory import AccessProfileDefinition, ProfileLayer
+from identity_context.domain.hats import ApprovalState
 from identity_context.domain.tenancy import AccountState, TenantState
 
 __all__ = [
     "AddGroupMember",
     "BindApplication",
+    "ClearActiveHat",
     "Command",
     "CreateAccessProfile",
     "CreateGroup",
     "CreateScope",
     "CreateTenant",
+    "DecideHatApproval",
     "GrantMembership",
     "ProfileWrite",
+    "RecordFactorEvidence",
     "RemoveGroupMember",
+    "RequestHatApproval",
+    "SelectActiveHat",
     "RevokeMembership",
     "SetAccountState",
     "SetProfileValues",
@@ -181,3 +188,58 @@ class CreateAccessProfile(Command):
     access_profile_id: str
     display_name: str
     definition: AccessProfileDefinition
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFactorEvidence(Command):
+    """Record that a user proved a factor (metadata and the gateway's opaque reference)."""
+
+    action: ClassVar[Action] = Action.TENANT_EVIDENCE_RECORD
+    user_id: str
+    factor_type: str
+    assurance_level: AssuranceLevel
+    verified_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    issuer: str
+    evidence_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class SelectActiveHat(Command):
+    """Put on a hat."""
+
+    action: ClassVar[Action] = Action.TENANT_HAT_SELECT
+    user_id: str
+    hat_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClearActiveHat(Command):
+    """Take off the active hat."""
+
+    action: ClassVar[Action] = Action.TENANT_HAT_CLEAR
+    user_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHatApproval(Command):
+    """Ask for the approval a hat requires."""
+
+    action: ClassVar[Action] = Action.TENANT_HAT_APPROVAL_REQUEST
+    user_id: str
+    hat_id: str
+    justification: str
+    requested_duration_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecideHatApproval(Command):
+    """Approve or reject a pending hat approval."""
+
+    action: ClassVar[Action] = Action.TENANT_HAT_APPROVAL_DECIDE
+    approval_id: str
+    decision: ApprovalState
+    valid_for_s: float | None = None
+    comment: str = ""
+    etag: str = ""

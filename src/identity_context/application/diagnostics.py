@@ -16,7 +16,7 @@ from identity_context.domain.directory import AccessProfile
 from identity_context.domain.identifiers import TenantId
 from identity_context.domain.roles import (
     PLATFORM_OPERATOR,
-    RESERVED_PLATFORM_RELATIONS,
+    PLATFORM_PLANE_RELATIONS,
     TENANT_ADMIN,
 )
 from identity_context.domain.tenancy import AccountState, TenantState
@@ -164,7 +164,7 @@ async def _policy(uow: UnitOfWork, tenant_id: TenantId, probe: PolicyProbe) -> l
     problems: list[str] = []
     status = PASS
     if not tenant_id.is_platform:
-        reserved = sorted({r for r, _ in relations if r in RESERVED_PLATFORM_RELATIONS})
+        reserved = sorted({r for r, _ in relations if r in PLATFORM_PLANE_RELATIONS})
         if reserved:
             status = FAIL
             problems.append(

@@ -11,7 +11,7 @@ from identity_context.application.commands import Command
 from identity_context.application.idempotency import run_idempotent
 from identity_context.application.invocation import Invocation
 from identity_context.application.pagination import Page, PageRequest, PageTokens
-from identity_context.application.ports import Store, UnitOfWork
+from identity_context.application.ports import Clock, Store, UnitOfWork
 from identity_context.domain.changes import Change, Decision
 from identity_context.domain.errors import ErrorReason, FailedPrecondition
 from identity_context.domain.identifiers import TenantId
@@ -35,10 +35,13 @@ class Guarded:
     up the tenant's other writers.
     """
 
-    def __init__(self, store: Store, authorizer: Authorizer, pages: PageTokens) -> None:
+    def __init__(
+        self, store: Store, authorizer: Authorizer, pages: PageTokens, clock: Clock
+    ) -> None:
         self.store = store
         self.authorizer = authorizer
         self.pages = pages
+        self.clock = clock
 
     async def _decide(
         self,

@@ -17,6 +17,7 @@ from identity_context.application.commands import (
     RevokeMembership,
 )
 from identity_context.application.guarded import Guarded
+from identity_context.application.hats import end_broken_hats
 from identity_context.application.invocation import Invocation
 from identity_context.application.pagination import Page
 from identity_context.application.ports import UnitOfWork
@@ -41,6 +42,7 @@ from identity_context.domain.identifiers import (
     parse_membership_id,
     parse_relation,
     parse_scope_ref,
+    parse_service_ref,
     parse_user_ref,
 )
 from identity_context.domain.tenancy import check_etag
@@ -220,6 +222,9 @@ class MembershipAdministration:
                         allowed,
                     )
                 )
+                await end_broken_hats(
+                    uow, [user], allowed, "group_member.removed", self._g.clock.now()
+                )
             return RemoveResult(removed)
 
         return await self._g.mutate(
@@ -257,6 +262,8 @@ class MembershipAdministration:
     def _subject(self, inv: Invocation, subject: str) -> str:
         if subject.startswith("group:"):
             return parse_group_ref(subject, tenant=inv.tenant, field="subject")
+        if subject.startswith("service:"):
+            return parse_service_ref(subject, field="subject")
         return parse_user_ref(subject, field="subject")
 
     async def grant_membership(self, inv: Invocation, cmd: GrantMembership) -> Membership:
@@ -345,6 +352,15 @@ class MembershipAdministration:
                     allowed,
                 )
             )
+            subject = current.subject
+            wearers = (
+                [subject]
+                if subject.startswith("user:")
+                else await uow.hats.group_members(subject)
+                if subject.startswith("group:")
+                else []
+            )
+            await end_broken_hats(uow, wearers, allowed, "membership.revoked", self._g.clock.now())
             return revoked
 
         return await self._g.mutate(inv, cmd, target, execute, result_type=Membership)

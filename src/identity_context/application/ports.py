@@ -20,7 +20,16 @@ from identity_context.domain.directory import (
     ProfileValue,
     Scope,
 )
+from identity_context.domain.hats import (
+    ActiveHat,
+    Approval,
+    ApprovalState,
+    Evidence,
+    Grounds,
+    RecordedEvidence,
+)
 from identity_context.domain.identifiers import ScopeKind, TenantId
+from identity_context.domain.identity_context import ContextSnapshot
 from identity_context.domain.tenancy import AccountState, Tenant, TenantAccount, TenantState
 
 __all__ = [
@@ -28,6 +37,7 @@ __all__ = [
     "AccountRepository",
     "ApplicationRepository",
     "GroupRepository",
+    "HatRepository",
     "MembershipRepository",
     "PlatformTenantRepository",
     "ProfileRepository",
@@ -274,6 +284,67 @@ class AccessProfileRepository(Protocol):
         ...
 
 
+class HatRepository(Protocol):
+    """Factor evidence, hat approvals and active hats of the tenant, and what hats rest on."""
+
+    async def grounds(self, user_id: str, anchors: Sequence[str] | None) -> Grounds:
+        """What the user's hats can rest on now: tenant and account state, the relations
+        held now (directly and through groups), unexpired evidence, approvals in force,
+        and the parents of *anchors* and their ancestors (None: of every scope)."""
+        ...
+
+    async def visible_profiles(self) -> list[AccessProfile]:
+        """The tenant's access profiles and the platform templates, ordered by id."""
+        ...
+
+    async def record_evidence(
+        self, evidence: Evidence, *, user_id: str, issuer: str, evidence_ref: str
+    ) -> RecordedEvidence:
+        """Store factor evidence (metadata and the gateway's opaque reference)."""
+        ...
+
+    async def active(self, user_id: str) -> ActiveHat | None:
+        """The hat the user wears, as stored (not re-validated), or None."""
+        ...
+
+    async def wearers(self, user_ids: Sequence[str]) -> list[ActiveHat]:
+        """The stored hats of those of *user_ids* wearing one."""
+        ...
+
+    async def put_on(self, hat: ActiveHat) -> ActiveHat | None:
+        """Make *hat* the user's active hat; return the one it replaced, if any."""
+        ...
+
+    async def take_off(self, user_id: str) -> ActiveHat | None:
+        """End the user's active hat; return it, or None when there was none."""
+        ...
+
+    async def insert_approval(self, approval: Approval) -> Approval:
+        """Store a pending approval."""
+        ...
+
+    async def approval(self, approval_id: str) -> Approval | None:
+        """Return the approval, or None."""
+        ...
+
+    async def decide_approval(
+        self,
+        approval_id: str,
+        *,
+        state: ApprovalState,
+        decided_by: str,
+        expires_at: dt.datetime | None,
+        comment: str,
+        expected_version: int,
+    ) -> Approval | None:
+        """Decide a pending approval at *expected_version*; None when it changed."""
+        ...
+
+    async def group_members(self, group_id: str) -> list[str]:
+        """Every member of a group."""
+        ...
+
+
 class AuditRepository(Protocol):
     """The tenant's audit records (read side; writing is the unit of work's job)."""
 
@@ -455,6 +526,11 @@ class UnitOfWork(Protocol):
         ...
 
     @property
+    def hats(self) -> HatRepository:
+        """Factor evidence, approvals and active hats."""
+        ...
+
+    @property
     def outbox(self) -> OutboxRepository:
         """Outbox events (read)."""
         ...
@@ -492,4 +568,12 @@ class Store(Protocol):
         Serialization failures and deadlocks are retried a bounded number of
         times, then raise Aborted. Store outages raise Unavailable.
         """
+        ...
+
+    async def read_identity_context(
+        self, actor: str, tenant: TenantId, user_id: str
+    ) -> ContextSnapshot:
+        """The hot path's read: *actor*'s roles (for the policy decision) and everything
+        about *user_id* in *tenant*, in one statement. Raise Unavailable when the store
+        is down."""
         ...

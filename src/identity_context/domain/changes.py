@@ -57,6 +57,17 @@ AUDIT_FIELD_ALLOW_LIST = frozenset(
         "decision",
         "break_glass_reason",
         "created",
+        "evidence_ids",
+        "issuer",
+        "previous_hat_id",
+        "realm_id",
+        "service_area_id",
+        "asset_id",
+        "cause",
+        "justification",
+        "comment",
+        "requested_duration_s",
+        "pending_until",
     }
 )
 

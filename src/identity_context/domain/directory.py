@@ -22,6 +22,8 @@ from identity_context.domain.tenancy import etag_of
 from identity_context.domain.text import MAX_PROFILE_VALUE, MAX_REASON, check_text
 
 __all__ = [
+    "BASE_CLAIMS",
+    "DEFAULT_APPROVAL_VALIDITY_S",
     "PROFILE_KEY",
     "AccessProfile",
     "AccessProfileDefinition",
@@ -46,6 +48,9 @@ _FACTOR_TYPE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _CLAIM = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,63}")
 _MAX_DURATION_S = 366 * 24 * 3600
 _MAX_ITEMS = 64
+DEFAULT_APPROVAL_VALIDITY_S = 3600.0
+# Claims every projection carries (ProjectClaims); no claims rule may name them.
+BASE_CLAIMS = ("sub", "tenant", "hat")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +215,17 @@ class AccessProfileDefinition:
     profile_defaults: tuple[tuple[str, str], ...] = ()
     claims_rules: tuple[ClaimsRule, ...] = ()
     max_active_duration_s: float | None = None
+    approver_relation: str = ""
+    max_approval_validity_s: float | None = None
+
+    @property
+    def approval_limit_s(self) -> float:
+        """The longest an approval of this profile may hold (one hour when unset)."""
+        return self.max_approval_validity_s or DEFAULT_APPROVAL_VALIDITY_S
+
+    def claims_for(self, audience: str) -> tuple[ClaimsRule, ...]:
+        """The claims rules of one service audience, in their order."""
+        return tuple(rule for rule in self.claims_rules if rule.audience == audience)
 
     def validate(self, home: TenantId, *, field: str = "access_profile") -> None:
         """Check every part against its grammar, bound to the profile's *home* tenant.
@@ -251,9 +267,18 @@ class AccessProfileDefinition:
                         "must match [a-z][a-z0-9_-]{0,31}",
                     )
                 )
+        if self.requires_approval and not self.approver_relation:
+            bad.append(
+                FieldViolation(
+                    f"{field}.approver_relation", "is required when the profile requires approval"
+                )
+            )
+        elif self.approver_relation:
+            check(f"{field}.approver_relation", parse_relation, self.approver_relation)
         for name, seconds in (
             ("max_evidence_age", self.max_evidence_age_s),
             ("max_active_duration", self.max_active_duration_s),
+            ("max_approval_validity", self.max_approval_validity_s),
         ):
             if seconds is not None and not 0 < seconds <= _MAX_DURATION_S:
                 bad.append(
@@ -283,6 +308,8 @@ class AccessProfileDefinition:
                 bad.append(
                     FieldViolation(f"{where}.claim", "must match [A-Za-z_][A-Za-z0-9_.:-]{0,63}")
                 )
+            elif rule.claim in BASE_CLAIMS:
+                bad.append(FieldViolation(f"{where}.claim", "sub, tenant and hat are base claims"))
             if rule.source is ClaimSource.PROFILE and not PROFILE_KEY.fullmatch(rule.source_key):
                 bad.append(FieldViolation(f"{where}.source_key", "must be a profile key"))
             elif rule.source is ClaimSource.CONSTANT:
@@ -320,6 +347,8 @@ class AccessProfileDefinition:
                 for r in self.claims_rules
             ],
             "max_active_duration_s": self.max_active_duration_s,
+            "approver_relation": self.approver_relation,
+            "max_approval_validity_s": self.max_approval_validity_s,
         }
 
     @classmethod
@@ -333,6 +362,7 @@ class AccessProfileDefinition:
         raw_defaults = doc.get("profile_defaults")
         defaults = raw_defaults if isinstance(raw_defaults, dict) else {}
         age, duration = doc.get("max_evidence_age_s"), doc.get("max_active_duration_s")
+        approval = doc.get("max_approval_validity_s")
         return cls(
             scope_kinds=tuple(ScopeKind(k) for k in items("scope_kinds")),
             membership_requirements=tuple(
@@ -351,6 +381,8 @@ class AccessProfileDefinition:
                 for r in items("claims_rules")
             ),
             max_active_duration_s=float(duration) if isinstance(duration, int | float) else None,
+            approver_relation=str(doc.get("approver_relation") or ""),
+            max_approval_validity_s=float(approval) if isinstance(approval, int | float) else None,
         )
 
 

@@ -34,12 +34,31 @@ RESOURCE_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "membership": ("Membership", (*_PLANE, "relation")),
     "access_profile": ("AccessProfile", _PLANE),
     "audit_trail": ("AuditTrail", _PLANE),
+    "factor_evidence": ("FactorEvidence", (*_PLANE, "target_user")),
+    "hat": ("Hat", (*_PLANE, "target_user")),
+    "hat_approval": ("HatApproval", (*_PLANE, "target_user", "approver")),
+    "identity_context": ("IdentityContext", (*_PLANE, "target_user")),
 }
+# Typed attributes (everything else is a String).
+_BOOLEAN_ATTRIBUTES = frozenset({"approver"})
+# The policies compare target_user only with the principal's subject (a test
+# checks it), so the memo keeps just whether they are equal: decisions about
+# different users of one tenant share a memo entry.
+_SELF, _OTHER = "\x00self", "\x00other"
 # The shipped policies judge a resource by its attributes and never name one
 # by its uid (a test checks it), so every resource is the same uid to Cedar
 # and decisions about different objects with the same attributes share a memo.
 _RESOURCE_ID = "resource"
 _MEMO_SIZE = 16384
+
+
+def _attribute(name: str, value: Any, subject: str) -> Any:
+    """A resource attribute as the memo keys it (see _SELF)."""
+    if name in _BOOLEAN_ATTRIBUTES:
+        return value is True
+    if name == "target_user":
+        return _SELF if value == subject else _OTHER
+    return str(value)
 
 
 def load_policy_texts() -> tuple[str, str]:
@@ -93,7 +112,11 @@ class CedarAuthorizationClient:
             str(subject.properties.get("active_hat", "")),
             request.action,
             resource_type,
-            tuple((name, str(properties[name])) for name in attributes if name in properties),
+            tuple(
+                (name, _attribute(name, properties[name], subject.id))
+                for name in attributes
+                if name in properties
+            ),
             bool(context.get("break_glass")),
             str(context.get("break_glass_reason", "")),
         )
@@ -115,6 +138,10 @@ class CedarAuthorizationClient:
         ) = key
         principal = {"type": f"{_NAMESPACE}::{_PRINCIPAL_TYPES[subject_type]}", "id": subject_id}
         resource = {"type": f"{_NAMESPACE}::{resource_type}", "id": _RESOURCE_ID}
+        attrs = {
+            name: (subject_id if value == _SELF else "" if value == _OTHER else value)
+            for name, value in attributes
+        }
         entities = [
             {
                 "uid": principal,
@@ -127,7 +154,7 @@ class CedarAuthorizationClient:
                 },
                 "parents": [],
             },
-            {"uid": resource, "attrs": dict(attributes), "parents": []},
+            {"uid": resource, "attrs": attrs, "parents": []},
         ]
         cedar = {
             "principal": principal,

@@ -22,6 +22,8 @@ from typing import Any
 from identity_context.adapters.authz.cedar import RESOURCE_TYPES, load_policy_texts
 from identity_context.domain.roles import (
     BREAK_GLASS,
+    FACT_CONSUMER,
+    GATEWAY,
     PLATFORM_OPERATOR,
     RESERVED_PLATFORM_RELATIONS,
     TENANT_ADMIN,
@@ -47,6 +49,22 @@ ONBOARDING = (
     "tenant.audit.verify",
 )
 _MEMBERSHIP_CHANGES = ("tenant.membership.grant", "tenant.membership.revoke")
+# Cedar "self-service.own-hats" and "gateway.act-for-users".
+_OWN_HATS = (
+    "tenant.hat.list_eligible",
+    "tenant.hat.select",
+    "tenant.hat.clear",
+    "tenant.hat_approval.request",
+    "tenant.identity_context.read",
+    "tenant.claims.project",
+)
+_GATEWAY_ACTIONS = ("tenant.evidence.record", *_OWN_HATS)
+_OWN_SELECTION = ("tenant.hat.select", "tenant.hat_approval.request")
+_DECIDE = "tenant.hat_approval.decide"
+_GATEWAY = f'"{GATEWAY}" in P.roles'
+# With the cerbos preset a principal's roles start with its type (user / service).
+_IS_USER, _IS_SERVICE = '"user" in P.roles', '"service" in P.roles'
+_ONBOARDING_GRANTS = (TENANT_ADMIN, GATEWAY, FACT_CONSUMER)
 _PLATFORM_ROOT_FORBIDS = {
     "platform-root.tenant-lifecycle": "platform.tenant.",
     "platform-root.application-catalog": "platform.application.",
@@ -103,11 +121,11 @@ def _policy(kind: str, groups: dict[str, list[str]]) -> dict[str, Any]:
         if changes:
             rules.append(
                 _rule(
-                    "platform-operator.tenant-admin-grant",
+                    "platform-operator.onboarding-grants",
                     changes,
                     allow,
                     [PLATFORM_OPERATOR],
-                    f'has(R.attr.relation) && R.attr.relation == "{TENANT_ADMIN}"',
+                    f"has(R.attr.relation) && R.attr.relation in {json.dumps(_ONBOARDING_GRANTS)}",
                 )
             )
         rules.append(
@@ -129,6 +147,40 @@ def _policy(kind: str, groups: dict[str, list[str]]) -> dict[str, Any]:
                         "R.attr.target_user == P.id && R.attr.tenant == P.attr.actor_tenant",
                     )
                 )
+        own = [a for a in plane if a in _OWN_HATS]
+        if own:
+            rules.append(
+                _rule(
+                    "self-service.own-hats",
+                    own,
+                    allow,
+                    ["*"],
+                    f"{_IS_USER} && R.attr.target_user == P.id"
+                    " && R.attr.tenant == P.attr.actor_tenant",
+                )
+            )
+        gateway = [a for a in plane if a in _GATEWAY_ACTIONS]
+        if gateway:
+            rules.append(
+                _rule(
+                    "gateway.act-for-users",
+                    gateway,
+                    allow,
+                    [GATEWAY],
+                    f"{_IS_SERVICE} && R.attr.tenant != {_PLATFORM}",
+                )
+            )
+        if _DECIDE in plane:
+            rules.append(
+                _rule(
+                    "approver.decide",
+                    [_DECIDE],
+                    allow,
+                    ["*"],
+                    f"{_IS_USER} && R.attr.approver == true"
+                    " && R.attr.tenant == P.attr.actor_tenant",
+                )
+            )
         rules.append(
             _rule(
                 "break-glass",
@@ -165,6 +217,34 @@ def _policy(kind: str, groups: dict[str, list[str]]) -> dict[str, Any]:
                 f"has(R.attr.relation) && R.attr.relation in {reserved} && !({_OPERATOR})",
             )
         )
+    selection = [a for a in plane if a in _OWN_SELECTION]
+    if selection:
+        rules.append(
+            _rule(
+                "hats.own-selection",
+                selection,
+                deny,
+                ["*"],
+                f"!(R.attr.target_user == P.id || {_GATEWAY})",
+            )
+        )
+    if "tenant.evidence.record" in plane:
+        rules.append(
+            _rule(
+                "hats.evidence-from-gateways",
+                ["tenant.evidence.record"],
+                deny,
+                ["*"],
+                f"!({_GATEWAY})",
+            )
+        )
+    if _DECIDE in plane:
+        rules.append(
+            _rule("hats.approvers-only", [_DECIDE], deny, ["*"], "!(R.attr.approver == true)")
+        )
+        rules.append(
+            _rule("hats.no-self-approval", [_DECIDE], deny, ["*"], "R.attr.target_user == P.id")
+        )
     rules.append(
         _rule(
             "cross-tenant",
@@ -172,7 +252,8 @@ def _policy(kind: str, groups: dict[str, list[str]]) -> dict[str, Any]:
             deny,
             ["*"],
             f"R.attr.tenant != P.attr.actor_tenant && !({_OPERATOR})"
-            " && !(has(P.attr.break_glass) && P.attr.break_glass == true)",
+            " && !(has(P.attr.break_glass) && P.attr.break_glass == true)"
+            f" && !({_GATEWAY})",
         )
     )
     return {

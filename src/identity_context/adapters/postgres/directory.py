@@ -27,6 +27,7 @@ from identity_context.domain.tenancy import AccountState, Tenant, TenantState
 
 __all__ = [
     "PgAccessProfileRepository",
+    "access_profile_of",
     "PgApplicationRepository",
     "PgDiagnosticsRepository",
     "PgGroupRepository",
@@ -315,7 +316,7 @@ class PgGroupRepository(_Repository):
 _MEMBERSHIP_STATES = {state.value: state for state in MembershipState}
 # The columns of a Membership, in the order _membership_of() reads them.
 _MEMBERSHIP_COLUMNS = (
-    "membership_id, coalesce(subject_user_id, subject_group_id), relation,"
+    "membership_id, coalesce(subject_user_id, subject_group_id, subject_service_id), relation,"
     " coalesce(object_scope_id, tenant_id), state, valid_from, valid_until, version,"
     " created_at, revoked_at"
 )
@@ -324,7 +325,7 @@ _MEMBERSHIP_COLUMNS = (
 def _membership(row: Row, tenant: TenantId) -> Membership:
     return Membership(
         membership_id=row["membership_id"],
-        subject=row["subject_user_id"] or row["subject_group_id"],
+        subject=row["subject_user_id"] or row["subject_group_id"] or row["subject_service_id"],
         relation=row["relation"],
         object=row["object_scope_id"] or str(tenant),
         state=MembershipState(row["state"]),
@@ -367,16 +368,17 @@ class PgMembershipRepository(_Repository):
         valid_until: dt.datetime | None,
     ) -> Membership:
         """Grant. Raise AlreadyExists (active duplicate) / NotFound (subject or object)."""
-        is_user = subject.startswith("user:")
+        kind = subject.split(":", 1)[0]
         row = await self._db.fetch_one(
             "INSERT INTO memberships (tenant_id, membership_id, subject_user_id,"
-            " subject_group_id, relation, object_scope_id, valid_from, valid_until)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
+            " subject_group_id, subject_service_id, relation, object_scope_id, valid_from,"
+            " valid_until) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
             (
                 self._tid,
                 membership_id,
-                subject if is_user else None,
-                None if is_user else subject,
+                subject if kind == "user" else None,
+                subject if kind == "group" else None,
+                subject if kind == "service" else None,
                 relation,
                 None if object_ == self._tid else object_,
                 valid_from,
@@ -423,7 +425,7 @@ class PgMembershipRepository(_Repository):
             f"SELECT {_MEMBERSHIP_COLUMNS} FROM memberships"  # noqa: S608 - constant columns
             " WHERE tenant_id = %s AND membership_id > %s"
             " AND state = %s"
-            " AND (%s = '' OR coalesce(subject_user_id, subject_group_id) = %s)"
+            " AND (%s = '' OR coalesce(subject_user_id, subject_group_id, subject_service_id) = %s)"
             " AND (%s = '' OR relation = %s)"
             " AND (%s = '' OR object_scope_id IS NOT DISTINCT FROM %s)"
             " ORDER BY membership_id LIMIT %s",
@@ -483,7 +485,7 @@ class PgAccessProfileRepository(_Repository):
             ),
         )
         assert row is not None
-        return _access_profile(row)
+        return access_profile_of(row)
 
     async def get(self, access_profile_id: str) -> AccessProfile | None:
         """Return the profile of this tenant, or the platform template, or None."""
@@ -492,7 +494,7 @@ class PgAccessProfileRepository(_Repository):
             " AND access_profile_id = %s",
             (self._tid, access_profile_id),
         )
-        return _access_profile(row) if row else None
+        return access_profile_of(row) if row else None
 
     async def list(self, *, after: str, limit: int) -> list[AccessProfile]:
         """List profiles ordered by id."""
@@ -501,10 +503,11 @@ class PgAccessProfileRepository(_Repository):
             " ORDER BY access_profile_id LIMIT %s",
             (self._tid, after, limit),
         )
-        return [_access_profile(row) for row in rows]
+        return [access_profile_of(row) for row in rows]
 
 
-def _access_profile(row: Row) -> AccessProfile:
+def access_profile_of(row: Row) -> AccessProfile:
+    """An AccessProfile from its row."""
     return AccessProfile(
         row["access_profile_id"],
         row["display_name"],

@@ -53,6 +53,11 @@ _MISSING: dict[str, tuple[str, str]] = {
     "scopes_tenant_id_parent_scope_id_fkey": ("parent_scope_id", "the parent scope does not exist"),
     "tenant_applications_application_id_fkey": ("application_id", "not in the catalog"),
     "tenant_accounts_tenant_id_fkey": ("x-tenant-id", "the tenant does not exist"),
+    "factor_evidence_tenant_id_user_id_fkey": ("user_id", "the user has no account"),
+    "hat_approvals_tenant_id_user_id_fkey": ("user_id", "the user has no account"),
+    "hat_approvals_tenant_id_scope_id_fkey": ("hat_id", "the scope does not exist"),
+    "active_contexts_tenant_id_user_id_fkey": ("user_id", "the user has no account"),
+    "active_contexts_tenant_id_scope_id_fkey": ("hat_id", "the scope does not exist"),
 }
 
 

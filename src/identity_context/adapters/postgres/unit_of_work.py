@@ -39,6 +39,8 @@ from identity_context.adapters.postgres.directory import (
     PgScopeRepository,
 )
 from identity_context.adapters.postgres.errors import RETRYABLE, to_domain_error
+from identity_context.adapters.postgres.hats import PgHatRepository
+from identity_context.adapters.postgres.hot_path import read_identity_context
 from identity_context.adapters.postgres.repositories import (
     PgAccountRepository,
     PgAuditRepository,
@@ -50,6 +52,8 @@ from identity_context.application.ports import Clock, IdempotencyRecord, TenantL
 from identity_context.domain.audit import AuditRecord, record_hash
 from identity_context.domain.changes import Change, ChangeContext, RecordedChange, redact
 from identity_context.domain.errors import Aborted, IdentityContextError, NotFound, Unavailable
+from identity_context.domain.identifiers import TenantId
+from identity_context.domain.identity_context import ContextSnapshot
 from identity_context.domain.roles import PLATFORM_ROLES, TENANT_ROLES
 from identity_context.domain.tenancy import TenantState
 
@@ -177,6 +181,8 @@ class PostgresUnitOfWork:
         conn = await self._pool.getconn()
         self._conn = conn
         try:
+            if conn.autocommit:  # never left so by the hot path; be sure anyway
+                await conn.set_autocommit(False)
             wanted = True if self._read_only else None  # None: a plain BEGIN
             if conn.read_only is not wanted:
                 await conn.set_read_only(wanted)
@@ -208,6 +214,7 @@ class PostgresUnitOfWork:
         self.memberships = PgMembershipRepository(session, tid)
         self.access_profiles = PgAccessProfileRepository(session, tid)
         self.diagnostics = PgDiagnosticsRepository(session, tid)
+        self.hats = PgHatRepository(session, tid)
         return self
 
     def _roles_params(self) -> tuple[Any, ...]:
@@ -421,6 +428,23 @@ class PostgresStore:
     ) -> PostgresUnitOfWork:
         """Return a unit of work for *context* (use it with ``async with``)."""
         return PostgresUnitOfWork(self._pool, context, clock=self._clock, read_only=read_only)
+
+    async def read_identity_context(
+        self, actor: str, tenant: TenantId, user_id: str
+    ) -> ContextSnapshot:
+        """The hot path's one statement: the caller's roles and the user's context.
+
+        Raise Unavailable when the store is down.
+        """
+        try:
+            return await read_identity_context(self._pool, actor, tenant, user_id)
+        except Exception as exc:
+            mapped = to_domain_error(exc)
+            if mapped is None:
+                raise
+            if isinstance(mapped, Unavailable) and self._on_unavailable is not None:
+                self._on_unavailable()
+            raise mapped from exc
 
     async def run(
         self,

@@ -1,0 +1,208 @@
+-- Hats and the gateway hot path.
+--
+-- * Service principals (gateways, fact consumers) can hold memberships.
+-- * Factor evidence keeps the gateway's opaque reference (never a factor).
+-- * Hat approvals carry the requested duration and a pending window.
+-- * Hats and approvals may use platform templates, which live in
+--   tenant:platform: their foreign keys to access_profiles go.
+-- * app_identity_context(): the hot path's one statement.
+
+-- Service principals as membership subjects -----------------------------------
+
+ALTER TABLE memberships
+    ADD COLUMN subject_service_id text
+        CHECK (subject_service_id ~ '^service:[a-z0-9][a-z0-9._-]{0,62}$');
+
+DO $$
+DECLARE
+    found text;
+BEGIN
+    -- The unnamed CHECK ((subject_user_id IS NULL) <> (subject_group_id IS NULL)).
+    SELECT conname INTO found FROM pg_constraint
+    WHERE conrelid = 'memberships'::regclass AND contype = 'c'
+      AND pg_get_constraintdef(oid) LIKE '%subject_user_id IS NULL%subject_group_id IS NULL%';
+    EXECUTE format('ALTER TABLE memberships DROP CONSTRAINT %I', found);
+END
+$$;
+ALTER TABLE memberships ADD CONSTRAINT memberships_one_subject
+    CHECK (num_nonnulls(subject_user_id, subject_group_id, subject_service_id) = 1);
+
+DROP INDEX memberships_active_unique;
+CREATE UNIQUE INDEX memberships_active_unique ON memberships (
+    tenant_id, coalesce(subject_user_id, subject_group_id, subject_service_id), relation,
+    coalesce(object_scope_id, '')
+) WHERE state = 'active';
+CREATE INDEX memberships_by_service ON memberships (tenant_id, subject_service_id)
+    WHERE subject_service_id IS NOT NULL;
+
+-- The actor's roles now include those of service principals (the third branch).
+CREATE OR REPLACE FUNCTION app_actor_roles(
+    p_actor text, p_tenant text, p_platform_relations text[], p_tenant_relations text[]
+) RETURNS text[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    found text[];
+BEGIN
+    SELECT coalesce(array_agg(DISTINCT held.relation ORDER BY held.relation), '{}') INTO found
+    FROM (
+        SELECT m.tenant_id, m.relation, m.valid_from, m.valid_until
+        FROM memberships m
+        WHERE m.tenant_id IN ('tenant:platform', p_tenant) AND m.subject_user_id = p_actor
+          AND m.state = 'active' AND m.object_scope_id IS NULL
+        UNION ALL
+        SELECT m.tenant_id, m.relation, m.valid_from, m.valid_until
+        FROM group_members g
+        JOIN memberships m ON m.tenant_id = g.tenant_id AND m.subject_group_id = g.group_id
+        WHERE g.tenant_id IN ('tenant:platform', p_tenant) AND g.user_id = p_actor
+          AND m.state = 'active' AND m.object_scope_id IS NULL
+        UNION ALL
+        SELECT m.tenant_id, m.relation, m.valid_from, m.valid_until
+        FROM memberships m
+        WHERE m.tenant_id IN ('tenant:platform', p_tenant) AND m.subject_service_id = p_actor
+          AND m.state = 'active' AND m.object_scope_id IS NULL
+    ) held
+    WHERE (held.valid_from IS NULL OR held.valid_from <= now())
+      AND (held.valid_until IS NULL OR now() < held.valid_until)
+      AND ((held.tenant_id = 'tenant:platform' AND held.relation = ANY (p_platform_relations))
+           OR (held.tenant_id = p_tenant AND p_tenant <> 'tenant:platform'
+               AND held.relation = ANY (p_tenant_relations)));
+    RETURN found;
+END
+$$;
+
+-- Factor evidence, approvals, active contexts ---------------------------------
+
+ALTER TABLE factor_evidence
+    ADD COLUMN evidence_ref text NOT NULL DEFAULT '' CHECK (length(evidence_ref) <= 160);
+
+ALTER TABLE hat_approvals
+    ADD COLUMN requested_duration_s double precision CHECK (requested_duration_s > 0),
+    ADD COLUMN pending_until timestamptz,
+    ADD COLUMN decide_comment text NOT NULL DEFAULT '';
+CREATE INDEX hat_approvals_by_hat ON hat_approvals (tenant_id, user_id, access_profile_id);
+
+ALTER TABLE active_contexts
+    ADD COLUMN realm_id text,
+    ADD COLUMN service_area_id text,
+    ADD COLUMN asset_id text;
+
+DO $$
+DECLARE
+    found record;
+BEGIN
+    FOR found IN
+        SELECT conrelid::regclass AS tab, conname FROM pg_constraint
+        WHERE contype = 'f' AND confrelid = 'access_profiles'::regclass
+          AND conrelid IN ('hat_approvals'::regclass, 'active_contexts'::regclass)
+    LOOP
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', found.tab, found.conname);
+    END LOOP;
+END
+$$;
+
+-- The hot path -----------------------------------------------------------------
+
+-- Everything GetIdentityContext and ProjectClaims need, for one user of one
+-- tenant, in one statement: the caller's roles (for the policy decision the
+-- service takes before anything leaves it), the tenant's state and change
+-- sequence, the account, both profile layers, the groups, the memberships
+-- holding now (direct and through groups), the active hat with its access
+-- profile and the ancestors of the scopes its requirements are checked on,
+-- and the unexpired factor evidence. SECURITY INVOKER: it sets the tenant
+-- for the statement's own transaction (the caller runs it in autocommit), so
+-- row-level security applies to every read as in any tenant transaction; the
+-- GLOBAL layer and platform templates come through their shared-read
+-- policies, the roles through app_actor_roles. Times are epoch seconds.
+CREATE FUNCTION app_identity_context(
+    p_actor text, p_tenant text, p_user text,
+    p_platform_relations text[], p_tenant_relations text[]
+) RETURNS text
+    LANGUAGE plpgsql VOLATILE SECURITY INVOKER SET search_path = public, pg_temp AS $$
+DECLARE
+    v_active record;
+    v_definition jsonb;
+    v_anchors text[];
+    result json;
+BEGIN
+    PERFORM set_config('app.tenant_id', p_tenant, true);
+    SELECT ac.*, ap.definition AS profile_definition, ap.version AS profile_version
+      INTO v_active
+      FROM active_contexts ac
+      LEFT JOIN access_profiles ap
+        ON ap.tenant_id IN (p_tenant, 'tenant:platform')
+       AND ap.access_profile_id = ac.access_profile_id
+     WHERE ac.tenant_id = p_tenant AND ac.user_id = p_user;
+    IF FOUND THEN
+        v_definition := v_active.profile_definition;
+        SELECT array_agg(DISTINCT o) INTO v_anchors FROM (
+            SELECT v_active.scope_id AS o
+            UNION ALL
+            SELECT r->>'object' FROM jsonb_array_elements(
+                coalesce(v_definition->'membership_requirements', '[]'::jsonb)) r
+        ) anchors WHERE o IS NOT NULL AND o <> '';
+    END IF;
+    SELECT json_build_object(
+        'roles', app_actor_roles(p_actor, p_tenant, p_platform_relations, p_tenant_relations),
+        'now', extract(epoch FROM now()),
+        'tenant', (SELECT json_build_array(t.state, t.last_seq) FROM tenants t
+                   WHERE t.tenant_id = p_tenant),
+        'account', (SELECT a.state FROM tenant_accounts a
+                    WHERE a.tenant_id = p_tenant AND a.user_id = p_user),
+        'values', (SELECT json_agg(json_build_array(
+                        v.tenant_id = 'tenant:platform', v.key, v.value, v.sensitive)
+                        ORDER BY v.key)
+                   FROM profile_values v
+                   WHERE v.tenant_id IN (p_tenant, 'tenant:platform') AND v.user_id = p_user),
+        'groups', (SELECT json_agg(g.group_id ORDER BY g.group_id) FROM group_members g
+                   WHERE g.tenant_id = p_tenant AND g.user_id = p_user),
+        'memberships', (SELECT json_agg(json_build_array(
+                             h.membership_id, h.subject, h.relation,
+                             coalesce(h.object_scope_id, p_tenant), h.via,
+                             extract(epoch FROM h.valid_from), extract(epoch FROM h.valid_until),
+                             extract(epoch FROM h.created_at), h.version)
+                             ORDER BY h.membership_id, h.via)
+                        FROM (
+                            SELECT m.*, m.subject_user_id AS subject, NULL::text AS via
+                            FROM memberships m
+                            WHERE m.tenant_id = p_tenant AND m.subject_user_id = p_user
+                              AND m.state = 'active'
+                            UNION ALL
+                            SELECT m.*, m.subject_group_id AS subject, g.group_id AS via
+                            FROM group_members g
+                            JOIN memberships m
+                              ON m.tenant_id = g.tenant_id AND m.subject_group_id = g.group_id
+                            WHERE g.tenant_id = p_tenant AND g.user_id = p_user
+                              AND m.state = 'active'
+                        ) h
+                        WHERE (h.valid_from IS NULL OR h.valid_from <= now())
+                          AND (h.valid_until IS NULL OR now() < h.valid_until)),
+        'active', CASE WHEN v_active.user_id IS NULL THEN NULL ELSE json_build_array(
+                        v_active.access_profile_id, coalesce(v_active.scope_id, p_tenant),
+                        v_active.realm_id, v_active.service_area_id, v_active.asset_id,
+                        to_json(v_active.evidence_refs), v_active.approval_id,
+                        extract(epoch FROM v_active.selected_at),
+                        extract(epoch FROM v_active.expires_at),
+                        v_definition, v_active.profile_version) END,
+        'scopes', (WITH RECURSIVE chain AS (
+                        SELECT s.scope_id, s.parent_scope_id FROM scopes s
+                        WHERE s.tenant_id = p_tenant AND s.scope_id = ANY (v_anchors)
+                        UNION
+                        SELECT s.scope_id, s.parent_scope_id FROM scopes s
+                        JOIN chain c ON s.tenant_id = p_tenant AND s.scope_id = c.parent_scope_id)
+                   SELECT json_agg(json_build_array(chain.scope_id, chain.parent_scope_id))
+                   FROM chain),
+        'evidence', (SELECT json_agg(json_build_array(
+                          e.evidence_id, e.factor_type, e.assurance_level,
+                          extract(epoch FROM e.verified_at), extract(epoch FROM e.expires_at))
+                          ORDER BY e.evidence_id)
+                     FROM factor_evidence e
+                     WHERE e.tenant_id = p_tenant AND e.user_id = p_user
+                       AND e.expires_at > now())
+    ) INTO result;
+    RETURN result::text;
+END
+$$;
+
+REVOKE ALL ON FUNCTION app_identity_context(text, text, text, text[], text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_identity_context(text, text, text, text[], text[])
+    TO identity_context_runtime;
