@@ -208,9 +208,7 @@ def _questions() -> list[Any]:
         "hat:self": lambda t: Target("hat", "h", t, target_user="user:u"),
         "hat:admin-self": lambda t: Target("hat", "h", t, target_user="user:adm"),
         "hat:other": lambda t: Target("hat", "h", t, target_user="user:x"),
-        "identity_context:self": lambda t: Target(
-            "identity_context", "u", t, target_user="user:u"
-        ),
+        "identity_context:self": lambda t: Target("identity_context", "u", t, target_user="user:u"),
         "identity_context:other": lambda t: Target(
             "identity_context", "x", t, target_user="user:x"
         ),
