@@ -130,6 +130,7 @@ async def running(
         issuers_file=test_issuer.issuers_path,
         shutdown_grace_s=1.0,
         token_leeway_s=5.0,
+        hat_sweep_s=0.2,  # expired hats end (and are recorded) quickly
     )
     started = await start_service(settings)
     try:

@@ -580,6 +580,14 @@ class FakeStore:
         self.state = uow.state  # commit
         return result
 
+    async def expired_hats(self, limit: int) -> list[tuple[TenantId, str]]:
+        found = [
+            (TenantId(t.removeprefix("tenant:")), u)
+            for (t, u), hat in sorted(self.state.active.items())
+            if hat.expires_at is not None and hat.expires_at <= NOW
+        ]
+        return found[:limit]
+
     async def read_identity_context(
         self, actor: str, tenant: TenantId, user_id: str
     ) -> ContextSnapshot:
@@ -617,6 +625,13 @@ class FakeStore:
             parents=grounds.parents,
             evidence=grounds.evidence,
         )  # fmt: skip
+
+
+class FixedClock:
+    """The Clock port, stopped at NOW (the fakes' evidence and approvals are judged then)."""
+
+    def now(self) -> dt.datetime:
+        return NOW
 
 
 class FakeAuthorization:

@@ -53,7 +53,7 @@ from identity_context.application.authorization import (
 )
 from identity_context.application.diagnostics import Diagnostics, run_checks
 from identity_context.application.guarded import Guarded
-from identity_context.application.hats import Hats
+from identity_context.application.hats import HatExpiry, Hats
 from identity_context.application.identity_contexts import IdentityContexts
 from identity_context.application.memberships import MembershipAdministration
 from identity_context.application.pagination import PageTokens
@@ -266,6 +266,7 @@ class IdentityContextService:
         self._server: grpc.aio.Server | None = None
         self._interceptor: RequestInterceptor | None = None
         self._readiness: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._serving = False
         self._engine_checked = False
         self._engine_findings: list[str] = []
@@ -314,6 +315,7 @@ class IdentityContextService:
         self._server = server
         self._readiness = asyncio.create_task(self._watch_readiness(urls), name="readiness")
         self._log_flusher = asyncio.create_task(_flush_logs(), name="log-flush")
+        self._sweeper = asyncio.create_task(self._sweep_hats(), name="hat-expiry")
         _log.info(
             "identity-context listening on %s (port %d, mode %s)",
             self.settings.listen,
@@ -321,6 +323,22 @@ class IdentityContextService:
             self.settings.mode.value,
         )
         return self.port
+
+    async def _sweep_hats(self) -> None:
+        """End expired hats (recorded in their tenants' audit trails) while serving."""
+        assert self.store is not None
+        expiry = HatExpiry(self.store, SystemClock())
+        while True:
+            await asyncio.sleep(self.settings.hat_sweep_s)
+            if not self._serving:
+                continue
+            try:
+                ended = await expiry.sweep()
+            except Exception as exc:  # the next sweep tries again
+                _log.warning("hat expiry sweep failed: %s", type(exc).__name__)
+                continue
+            if ended:
+                _log.info("ended %d expired hat(s)", ended)
 
     async def _drain(self, deadline: float) -> None:
         interceptor = self._interceptor
@@ -452,10 +470,11 @@ class IdentityContextService:
             settings.shutdown_grace_s,
         )
         await self.health.enter_graceful_shutdown()
-        if self._readiness is not None:
-            self._readiness.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._readiness
+        for task in (self._readiness, self._sweeper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._server is not None:
             await asyncio.sleep(settings.shutdown_pause_s)
             deadline = time.monotonic() + settings.shutdown_grace_s

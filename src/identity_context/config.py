@@ -91,6 +91,7 @@ class Settings:
     authzen_mapping_file: Path | None = None
     authzen_token: str | None = None
     authz_selftest: bool = True
+    hat_sweep_s: float = 5.0
 
     @property
     def embedded_store(self) -> bool:
@@ -187,6 +188,7 @@ class Settings:
             authzen_mapping_file=Path(mapping_file) if mapping_file else None,
             authzen_token=env.get("IDENTITY_CONTEXT_AUTHZEN_TOKEN") or None,
             authz_selftest=_flag(env, "IDENTITY_CONTEXT_AUTHZ_SELFTEST", True),
+            hat_sweep_s=_number(env, "IDENTITY_CONTEXT_HAT_SWEEP_S", 5.0, minimum=0.05),
             authz_timeout_s=_number(env, "IDENTITY_CONTEXT_AUTHZ_TIMEOUT_S", 2.0, minimum=0.01),
             mode=mode,
             listen=env.get("IDENTITY_CONTEXT_LISTEN", "127.0.0.1:50051").strip(),

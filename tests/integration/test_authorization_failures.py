@@ -178,6 +178,39 @@ async def test_authzen_failure_is_unavailable_and_writes_nothing(
     await caller.channel.close()
 
 
+async def test_hat_selection_and_the_hot_path_fail_closed_when_the_port_fails(
+    remote: RunningService, authzen_server: AuthZenServer
+) -> None:
+    from identitycontext.v1 import active_context_pb2 as ac
+
+    caller, tenant = await _seeded(remote)
+    authzen_server.mode = "allow"
+    await caller.call("TenantAdminService", "UpsertTenantUser", UPSERT)
+    slug = tenant.slug
+    hat = f"profile:{slug}/p@realm:{slug}/r"
+    for mode in ("500", "timeout"):
+        authzen_server.mode = mode
+        assert (
+            await caller.fails(
+                "ActiveContextService",
+                "SelectActiveHat",
+                ac.SelectActiveHatRequest(user_id="user:victim", hat_id=hat),
+            )
+            == UNAVAILABLE
+        )
+        assert (
+            await caller.fails(
+                "ActiveContextService",
+                "GetIdentityContext",
+                ac.GetIdentityContextRequest(user_id="user:victim"),
+            )
+            == UNAVAILABLE
+        )
+    assert remote.service.store is not None
+    assert await _written(remote.service.store, tenant) == (1, 1)  # only the upsert
+    await caller.channel.close()
+
+
 async def test_authzen_deny_is_permission_denied_with_its_reason(
     remote: RunningService, authzen_server: AuthZenServer
 ) -> None:

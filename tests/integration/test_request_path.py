@@ -19,7 +19,7 @@ import grpc
 import psycopg
 import pytest
 from conftest import ProvisionedDatabase, RunningService, start_service
-from identitycontext.v1 import membership_pb2, tenant_admin_pb2
+from identitycontext.v1 import common_pb2, membership_pb2, tenant_admin_pb2
 from psycopg import pq
 from psycopg_pool import AsyncConnectionPool
 from world import World, build_world
@@ -138,6 +138,64 @@ async def test_a_read_is_one_transaction_of_four_statements(traced: Any, world: 
         ),
     )
     assert len(listed) == READ_BUDGET, listed
+
+
+async def _user_with_50_memberships_in_10_groups(world: World) -> str:
+    admin, slug = world.admin, world.tenant.split(":", 1)[1]
+    tag = secrets.token_hex(3)
+    user = f"user:busy-{tag}"
+    await admin.call(
+        "TenantAdminService",
+        "UpsertTenantUser",
+        tenant_admin_pb2.UpsertTenantUserRequest(
+            user_id=user, initial_state=common_pb2.ACCOUNT_STATE_ACTIVE
+        ),
+    )
+    realms = [f"realm:{slug}/busy-{tag}-{r}" for r in range(5)]
+    for realm in realms:
+        await admin.call(
+            "MembershipService", "CreateScope", membership_pb2.CreateScopeRequest(scope_id=realm)
+        )
+    for g in range(10):
+        group = f"group:{slug}/busy-{tag}-{g}"
+        await admin.call(
+            "MembershipService", "CreateGroup", membership_pb2.CreateGroupRequest(group_id=group)
+        )
+        await admin.call(
+            "MembershipService",
+            "AddGroupMember",
+            membership_pb2.AddGroupMemberRequest(group_id=group, user_id=user),
+        )
+        for realm in realms:
+            await admin.call(
+                "MembershipService",
+                "GrantMembership",
+                membership_pb2.GrantMembershipRequest(
+                    subject=group, relation=f"role-{g}", object=realm
+                ),
+            )
+    return user
+
+
+async def test_the_hot_path_is_one_statement_whatever_the_memberships(
+    traced: Any, world: World
+) -> None:
+    use_cases, trace = traced
+    user = await _user_with_50_memberships_in_10_groups(world)
+    inv = _invocation(world)
+    contexts = use_cases.identity_contexts
+    sent = await _count(trace, lambda: contexts.get(inv, user))
+    assert len(sent) == 1 and "app_identity_context" in sent[0], sent
+    context = await contexts.get(inv, user)
+    assert len(context.memberships) == 50 and len(context.groups) == 10
+    sent = await _count(trace, lambda: contexts.claims(inv, user, "service:mail"))
+    assert len(sent) == 1 and "app_identity_context" in sent[0], sent
+    # Denied: the same one statement, and nothing of the context leaves.
+    stranger = Invocation(inv.tenant, Actor("user:nobody", ActorKind.USER, inv.tenant, "t"), "x")
+    mark = trace.mark()
+    with pytest.raises(PermissionDenied):
+        await contexts.get(stranger, user)
+    assert len(trace.statements_since(mark)) == 1
 
 
 async def test_a_denied_read_is_one_transaction_and_reads_nothing_else(

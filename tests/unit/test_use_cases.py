@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fakes import FakeAuthorization, FakeStore
+from fakes import NOW, FakeAuthorization, FakeStore, FixedClock
 
 from identity_context.application import commands as c
 from identity_context.application.invocation import Invocation
@@ -55,7 +55,7 @@ def setup() -> Setup:
     state.grant(PLATFORM_TENANT, "user:olivia", "platform-operator")
     state.grant(COULOMB, "user:carol", "tenant-admin")
     engine = FakeAuthorization()
-    return Setup(store, engine, build_use_cases(store, engine, PAGES))
+    return Setup(store, engine, build_use_cases(store, engine, PAGES, clock=FixedClock()))
 
 
 def deny_all(setup: Setup) -> None:
@@ -388,3 +388,124 @@ async def test_an_engine_error_is_unavailable_and_writes_nothing(setup: Setup) -
         await setup.uc.accounts.upsert(setup.inv(), c.UpsertTenantUser("user:z", "", None, ""))
     assert raised.value.reason is ErrorReason.AUTHZ_UNAVAILABLE
     assert setup.store.state.changes == []
+
+
+# ---- hats ------------------------------------------------------------------------------
+
+REALM = "realm:coulomb/r"
+HAT = f"profile:coulomb/editor@{REALM}"
+
+
+def _hat_world(setup: Setup, **definition: Any) -> None:
+    from identity_context.domain.directory import AccessProfile, MembershipRequirement, Scope
+    from identity_context.domain.identifiers import ScopeKind
+
+    state = setup.store.state
+    state.scopes[("tenant:coulomb", REALM)] = Scope(REALM, ScopeKind.REALM, "", "R", NOW)
+    state.access_profiles[("tenant:coulomb", "profile:coulomb/editor")] = AccessProfile(
+        "profile:coulomb/editor",
+        "Editor",
+        AccessProfileDefinition(
+            membership_requirements=(MembershipRequirement("editor"),), **definition
+        ),
+    )
+    state.grant(COULOMB, "user:alice", "editor", REALM)
+
+
+def _evidence_command(**kw: Any) -> c.RecordFactorEvidence:
+    import datetime as dt
+
+    from identity_context.domain.actors import AssuranceLevel
+
+    base: dict[str, Any] = {
+        "user_id": "user:alice",
+        "factor_type": "webauthn",
+        "assurance_level": AssuranceLevel.AAL2,
+        "verified_at": NOW - dt.timedelta(minutes=1),
+        "expires_at": NOW + dt.timedelta(hours=1),
+        "issuer": "gw",
+        "evidence_ref": "webauthn:cred-12345678",
+    }
+    base.update(kw)
+    return c.RecordFactorEvidence(**base)
+
+
+async def test_record_evidence_allowed_and_denied(setup: Setup) -> None:
+    recorded = await setup.uc.hats.record_evidence(setup.inv(), _evidence_command())
+    assert recorded.evidence.factor_type == "webauthn"
+    change = setup.store.state.changes[-1][1]
+    assert change.action == "tenant.evidence.record"
+    assert "webauthn:cred-12345678" in change.sensitive_values  # never stored as is
+    await denied(setup, lambda: setup.uc.hats.record_evidence(setup.inv(), _evidence_command()))
+    with pytest.raises(InvalidArgument):
+        await setup.uc.hats.record_evidence(setup.inv(), _evidence_command(evidence_ref="123456"))
+
+
+async def test_select_and_clear_allowed_and_denied(setup: Setup) -> None:
+    _hat_world(setup)
+    inv = setup.inv(actor="user:alice")
+    active = await setup.uc.hats.select(inv, c.SelectActiveHat("user:alice", HAT))
+    assert str(active.hat) == HAT and active.realm_id == REALM
+    assert (await setup.uc.hats.clear(inv, c.ClearActiveHat("user:alice"))).cleared
+    assert setup.actions()[-2:] == ["tenant.hat.select", "tenant.hat.clear"]
+    await denied(setup, lambda: setup.uc.hats.select(inv, c.SelectActiveHat("user:alice", HAT)))
+    await denied(setup, lambda: setup.uc.hats.clear(inv, c.ClearActiveHat("user:alice")))
+
+
+async def test_select_fails_closed_on_each_missing_ground(setup: Setup) -> None:
+    from identity_context.domain.actors import AssuranceLevel
+
+    _hat_world(setup, min_assurance=AssuranceLevel.AAL2)
+    inv = setup.inv(actor="user:alice")
+    with pytest.raises(PermissionDenied) as raised:
+        await setup.uc.hats.select(inv, c.SelectActiveHat("user:alice", HAT))
+    assert raised.value.reason is ErrorReason.FACTOR_ASSURANCE_MISSING
+    await setup.uc.hats.record_evidence(setup.inv(), _evidence_command())
+    await setup.uc.hats.select(inv, c.SelectActiveHat("user:alice", HAT))
+    # Revoking the membership ends the hat in the same change.
+    membership = next(m for m in setup.store.state.memberships.values() if m.relation == "editor")
+    await setup.uc.memberships.revoke_membership(
+        setup.inv(), c.RevokeMembership(membership.membership_id, "", "done")
+    )
+    assert setup.actions()[-2:] == ["tenant.membership.revoke", "active_context.end"]
+    with pytest.raises(PermissionDenied) as raised:
+        await setup.uc.hats.select(inv, c.SelectActiveHat("user:alice", HAT))
+    assert raised.value.reason is ErrorReason.MEMBERSHIP_MISSING
+
+
+async def test_approvals_allowed_and_denied(setup: Setup) -> None:
+    from identity_context.domain.hats import ApprovalState
+
+    _hat_world(setup, requires_approval=True, approver_relation="approver")
+    inv = setup.inv(actor="user:alice")
+    request = c.RequestHatApproval("user:alice", HAT, "INC-1", 600)
+    approval = await setup.uc.hats.request_approval(inv, request)
+    assert approval.state is ApprovalState.PENDING
+    decided = await setup.uc.hats.decide_approval(
+        setup.inv(), c.DecideHatApproval(approval.approval_id, ApprovalState.APPROVED)
+    )
+    assert decided.state is ApprovalState.APPROVED and decided.decided_by == "user:carol"
+    await setup.uc.hats.select(inv, c.SelectActiveHat("user:alice", HAT))
+    await denied(setup, lambda: setup.uc.hats.request_approval(inv, request))
+    await denied(
+        setup,
+        lambda: setup.uc.hats.decide_approval(
+            setup.inv(), c.DecideHatApproval(approval.approval_id, ApprovalState.REJECTED)
+        ),
+    )
+
+
+async def test_eligible_hats_and_identity_context_allowed_and_denied(setup: Setup) -> None:
+    _hat_world(setup)
+    inv = setup.inv(actor="user:alice")
+    found = await setup.uc.hats.list_eligible(inv, "user:alice", "")
+    # Candidates: scopes at or below where alice holds a relation (the realm only).
+    assert [(str(e.hat), e.verdict.eligible) for e in found] == [(HAT, True)]
+    await setup.uc.hats.select(inv, c.SelectActiveHat("user:alice", HAT))
+    context = await setup.uc.identity_contexts.get(inv, "user:alice")
+    assert context.active is not None and str(context.active.hat) == HAT
+    claims = await setup.uc.identity_contexts.claims(inv, "user:alice", "service:mail")
+    assert claims.claims == {"hat": HAT, "sub": "user:alice", "tenant": "tenant:coulomb"}
+    await denied(setup, lambda: setup.uc.hats.list_eligible(inv, "user:alice", ""))
+    await denied(setup, lambda: setup.uc.identity_contexts.get(inv, "user:alice"))
+    await denied(setup, lambda: setup.uc.identity_contexts.claims(inv, "user:alice", "service:x"))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -78,6 +80,47 @@ class UseCases:
     identity_contexts: IdentityContexts
 
 
+class _Handlers:
+    """Catches the method handlers a generated ``add_*_to_server`` registers."""
+
+    def __init__(self) -> None:
+        self.name = ""
+        self.handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+
+    def add_generic_rpc_handlers(self, _: object) -> None:
+        pass
+
+    def add_registered_method_handlers(
+        self, name: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
+    ) -> None:
+        self.name, self.handlers = name, dict(handlers)
+
+
+def _deterministic(message: Any) -> bytes:
+    data: bytes = message.SerializeToString(deterministic=True)
+    return data
+
+
+def _add_deterministic(
+    add: Callable[[Any, Any], None],
+    servicer: object,
+    server: grpc.aio.Server,
+    *,
+    methods: tuple[str, ...],
+) -> None:
+    """Register a service whose *methods* answer with deterministic serialization (map
+    entries, e.g. a Struct's keys, sorted): the same answer is the same bytes."""
+    caught = _Handlers()
+    add(servicer, caught)
+    handlers = caught.handlers
+    for method in methods:
+        handlers[method] = handlers[method]._replace(  # type: ignore[attr-defined]
+            response_serializer=_deterministic
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(caught.name, handlers),))
+    server.add_registered_method_handlers(caught.name, handlers)
+
+
 def build_server(
     *,
     verifier: TokenVerifier,
@@ -124,7 +167,8 @@ def build_server(
     membership_pb2_grpc.add_MembershipServiceServicer_to_server(
         MembershipServicer(use_cases.memberships, page_bytes=page_bytes), server
     )
-    active_context_pb2_grpc.add_ActiveContextServiceServicer_to_server(
+    _add_deterministic(
+        active_context_pb2_grpc.add_ActiveContextServiceServicer_to_server,
         ActiveContextServicer(
             use_cases.access_profiles,
             use_cases.hats,
@@ -132,6 +176,7 @@ def build_server(
             page_bytes=page_bytes,
         ),
         server,
+        methods=("ProjectClaims",),
     )
     fact_export_pb2_grpc.add_FactExportServiceServicer_to_server(FactExportServicer(), server)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

@@ -27,9 +27,9 @@ from identity_context.application.commands import (
 )
 from identity_context.application.guarded import Guarded
 from identity_context.application.invocation import Invocation
-from identity_context.application.ports import UnitOfWork
+from identity_context.application.ports import Clock, Store, UnitOfWork
 from identity_context.domain.actors import AssuranceLevel
-from identity_context.domain.changes import Change, Decision
+from identity_context.domain.changes import Change, ChangeContext, Decision
 from identity_context.domain.directory import AccessProfile
 from identity_context.domain.errors import (
     Aborted,
@@ -57,7 +57,9 @@ from identity_context.domain.hats import (
     placement,
 )
 from identity_context.domain.identifiers import (
+    PLATFORM_TENANT,
     ScopeKind,
+    TenantId,
     parse_membership_id,
     parse_scope_ref,
     parse_user_ref,
@@ -68,7 +70,9 @@ from identity_context.domain.text import MAX_DISPLAY_NAME, MAX_REASON, check_tex
 __all__ = [
     "ClearResult",
     "EligibleHat",
+    "HatExpiry",
     "Hats",
+    "SWEEPER",
     "PENDING_WINDOW",
     "end_broken_hats",
 ]
@@ -137,6 +141,10 @@ async def end_broken_hats(
     """
     if not users:
         return []
+    # The tenant lock first (a mutation holds it already): the row locks of the
+    # hats come after it in every unit of work, so the sweeper cannot deadlock
+    # with a selection.
+    await uow.lock_tenant()
     ended = []
     for active in await uow.hats.wearers(users):
         profile = await uow.access_profiles.get(active.hat.access_profile_id)
@@ -161,6 +169,51 @@ async def end_broken_hats(
         )
         ended.append(active)
     return ended
+
+
+# The actor of the endings the expiry sweeper records.
+SWEEPER = "system:hat-expiry"
+_SWEEP_BATCH = 500
+
+
+class HatExpiry:
+    """Ends hats past their expiry and records each ending in its tenant's audit trail.
+
+    Reads already never show an expired hat (grounds are re-validated on every
+    read); the sweep makes the ending a recorded change, at most one sweep
+    interval after it happened.
+    """
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def sweep(self) -> int:
+        """End every expired hat (a batch per call); return how many ended."""
+        expired = await self._store.expired_hats(_SWEEP_BATCH)
+        by_tenant: dict[TenantId, list[str]] = {}
+        for tenant, user in expired:
+            by_tenant.setdefault(tenant, []).append(user)
+        ended = 0
+        for tenant, users in sorted(by_tenant.items()):
+            context = ChangeContext(
+                tenant=tenant,
+                actor=SWEEPER,
+                actor_tenant=PLATFORM_TENANT,
+                correlation_id=f"hat-expiry-{secrets.token_hex(6)}",
+            )
+
+            async def work(uow: UnitOfWork, users: list[str] = users) -> int:
+                found = await end_broken_hats(
+                    uow, users, _SYSTEM_DECISION, "expired", self._clock.now()
+                )
+                return len(found)
+
+            ended += await self._store.run(context, work)
+        return ended
+
+
+_SYSTEM_DECISION = Decision(True, ("system.hat-expiry",))
 
 
 class Hats:

@@ -570,6 +570,10 @@ class Store(Protocol):
         """
         ...
 
+    async def expired_hats(self, limit: int) -> list[tuple[TenantId, str]]:
+        """(tenant, user) of active hats past their expiry, in every tenant, oldest first."""
+        ...
+
     async def read_identity_context(
         self, actor: str, tenant: TenantId, user_id: str
     ) -> ContextSnapshot:

@@ -429,6 +429,20 @@ class PostgresStore:
         """Return a unit of work for *context* (use it with ``async with``)."""
         return PostgresUnitOfWork(self._pool, context, clock=self._clock, read_only=read_only)
 
+    async def expired_hats(self, limit: int) -> list[tuple[TenantId, str]]:
+        """(tenant, user) of active hats past their expiry, in every tenant, oldest first."""
+        try:
+            async with self._pool.connection() as conn:
+                rows = await (
+                    await conn.execute("SELECT * FROM app_expired_hats(%s)", (limit,))
+                ).fetchall()
+        except Exception as exc:
+            mapped = to_domain_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        return [(TenantId(str(t).removeprefix("tenant:")), str(u)) for t, u in rows]
+
     async def read_identity_context(
         self, actor: str, tenant: TenantId, user_id: str
     ) -> ContextSnapshot:

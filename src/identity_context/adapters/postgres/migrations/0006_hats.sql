@@ -206,3 +206,23 @@ $$;
 REVOKE ALL ON FUNCTION app_identity_context(text, text, text, text[], text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_identity_context(text, text, text, text[], text[])
     TO identity_context_runtime;
+
+-- Hats that expire -------------------------------------------------------------
+
+-- The hats past their expiry, in every tenant, oldest first, for the sweeper
+-- that ends them (each ending is then recorded in its tenant's own unit of
+-- work). Definer: the owner may read active_contexts across tenants here
+-- (FORCE ROW LEVEL SECURITY binds it too); the runtime role learns only
+-- (tenant, user) pairs of expired hats.
+CREATE INDEX active_contexts_by_expiry ON active_contexts (expires_at)
+    WHERE expires_at IS NOT NULL;
+CREATE POLICY hat_expiry_definer ON active_contexts FOR SELECT TO CURRENT_USER USING (true);
+CREATE FUNCTION app_expired_hats(p_limit integer)
+RETURNS TABLE (tenant_id text, user_id text)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT a.tenant_id, a.user_id FROM active_contexts a
+    WHERE a.expires_at IS NOT NULL AND a.expires_at <= now()
+    ORDER BY a.expires_at LIMIT p_limit
+$$;
+REVOKE ALL ON FUNCTION app_expired_hats(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_expired_hats(integer) TO identity_context_runtime;
