@@ -44,6 +44,8 @@ FLOORS = {
     "list_memberships": "floor.pk_select",
     "grant.one_tenant": "floor.insert_commit",
     "grant.spread": "floor.insert_commit",
+    "identity_context": "floor.pk_select",
+    "project_claims": "floor.pk_select",
 }
 ORDER = [
     "floor.echo",
@@ -52,6 +54,8 @@ ORDER = [
     "get_tenant_user.admin",
     "get_tenant_user.self",
     "list_memberships",
+    "identity_context",
+    "project_claims",
     "grant.one_tenant",
     "grant.spread",
 ]
@@ -227,6 +231,17 @@ def _specs(
             "self_tokens": [(u, issuer.mint(u, seeded.big_tenant, ttl_s=7200)) for u in selves],
         },
         "list_memberships": {**service, "admin_token": tokens[seeded.big_tenant]},
+        # The gateway asks for the users of the big tenant; a quarter wear a hat.
+        "identity_context": {
+            **service,
+            "gateway_token": issuer.mint(seeded.gateway, "tenant:platform", ttl_s=7200),
+            "users": seeded.big_users[::3],
+        },
+        "project_claims": {
+            **service,
+            "gateway_token": issuer.mint(seeded.gateway, "tenant:platform", ttl_s=7200),
+            "users": seeded.wearers,
+        },
         "grant.one_tenant": {
             **service,
             "grant_targets": [

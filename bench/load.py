@@ -17,6 +17,8 @@ from typing import Any
 
 import grpc
 from identitycontext.v1 import (
+    active_context_pb2,
+    active_context_pb2_grpc,
     membership_pb2,
     membership_pb2_grpc,
     tenant_admin_pb2,
@@ -28,6 +30,25 @@ Call = Callable[[int], Awaitable[Any]]
 
 def _metadata(token: str, tenant: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"), ("x-tenant-id", tenant))
+
+
+def _hot_path_calls(channel: grpc.aio.Channel, spec: dict[str, Any]) -> Call:
+    """A gateway asking for identity contexts or claims of the big tenant's users."""
+    contexts = active_context_pb2_grpc.ActiveContextServiceStub(channel)
+    md = _metadata(spec["gateway_token"], spec["tenant"])
+    users = spec["users"]
+
+    def identity_context(n: int) -> Awaitable[Any]:
+        request = active_context_pb2.GetIdentityContextRequest(user_id=users[n % len(users)])
+        return contexts.GetIdentityContext(request, metadata=md, timeout=30)
+
+    def project_claims(n: int) -> Awaitable[Any]:
+        request = active_context_pb2.ProjectClaimsRequest(
+            user_id=users[n % len(users)], audience="service:mail"
+        )
+        return contexts.ProjectClaims(request, metadata=md, timeout=30)
+
+    return identity_context if spec["scenario"] == "identity_context" else project_claims
 
 
 def _calls(channel: grpc.aio.Channel, spec: dict[str, Any]) -> Call:
@@ -82,6 +103,8 @@ def _calls(channel: grpc.aio.Channel, spec: dict[str, Any]) -> Call:
             return members.ListMemberships(request, metadata=md, timeout=30)
 
         return list_page
+    if scenario in ("identity_context", "project_claims"):
+        return _hot_path_calls(channel, spec)
     if scenario in ("grant.one_tenant", "grant.spread"):
         # A few relations, granted to many (subject, object) pairs: each grant
         # is new (the active-unique index), the relation names repeat.

@@ -3,8 +3,12 @@
 20 tenants (``tenant:bench-00``..``-19``), each with an active tenant admin;
 ``tenant:bench-00`` has 10,000 users, 50 scopes (10 realms, 20 service areas,
 20 assets), 100 groups with every user in 2 of them, and 5 memberships per
-user. The other tenants have 50 users each. Audit records are not written
-for seeded rows (the benchmark measures the request path, not the seeding).
+user. The other tenants have 50 users each. For the hot path,
+``tenant:bench-00`` has 20 access profiles, and every 4th user factor
+evidence and an active hat (one of the profiles, on the scope where they are
+an editor); ``service:bench-gw`` holds ``gateway`` on tenant:platform. Audit
+records are not written for seeded rows (the benchmark measures the request
+path, not the seeding).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ TENANTS = 20
 BIG_USERS = 10_000
 SMALL_USERS = 50
 GROUPS = 100
+GATEWAY = "service:bench-gw"
+HAT_SHARE = 4  # every 4th user of the big tenant wears a hat
 
 
 def tenant(index: int) -> str:
@@ -41,6 +47,8 @@ class Seeded:
     tenants: list[str]
     admins: list[str]
     small_users: dict[str, list[str]]
+    gateway: str
+    wearers: list[str]
 
 
 _SQL = """
@@ -97,6 +105,57 @@ INSERT INTO memberships (tenant_id, membership_id, subject_user_id, relation, ob
          LATERAL (SELECT scope_id FROM scopes WHERE tenant_id = 'tenant:bench-00'
                   ORDER BY scope_id OFFSET (n * 5 + k) %% 50 LIMIT 1) s
     ON CONFLICT DO NOTHING;
+INSERT INTO memberships (tenant_id, membership_id, subject_service_id, relation)
+    VALUES ('tenant:platform', 'm-bench-gw', 'service:bench-gw', 'gateway')
+    ON CONFLICT DO NOTHING;
+INSERT INTO access_profiles (tenant_id, access_profile_id, display_name, definition)
+    SELECT 'tenant:bench-00', format('profile:bench-00/p%%s', lpad(p::text, 2, '0')), 'Profile',
+           jsonb_build_object(
+               'scope_kinds', jsonb_build_array('realm', 'service', 'asset'),
+               'membership_requirements',
+                   jsonb_build_array(jsonb_build_object('relation', 'editor', 'object', '')),
+               'min_assurance', 2,
+               'required_factor_types', jsonb_build_array('webauthn', 'totp'),
+               'profile_defaults', jsonb_build_object('locale', 'en', 'desk', format('d%%s', p)),
+               'claims_rules', jsonb_build_array(
+                   jsonb_build_object('audience', 'service:mail', 'claim', 'locale',
+                                      'source', 'profile', 'source_key', 'locale'),
+                   jsonb_build_object('audience', 'service:mail', 'claim', 'realm',
+                                      'source', 'realm', 'source_key', ''),
+                   jsonb_build_object('audience', 'service:mail', 'claim', 'groups',
+                                      'source', 'groups', 'source_key', ''),
+                   jsonb_build_object('audience', 'service:drive', 'claim', 'relations',
+                                      'source', 'relations', 'source_key', '')),
+               'max_active_duration_s', 86400)
+    FROM generate_series(0, 19) p ON CONFLICT DO NOTHING;
+INSERT INTO factor_evidence (tenant_id, evidence_id, user_id, factor_type, assurance_level,
+                             verified_at, expires_at, issuer, evidence_ref)
+    SELECT 'tenant:bench-00', format('ev-seed-%%s', n),
+           format('user:t00-u%%s', lpad(n::text, 5, '0')), 'webauthn', 2, now(),
+           now() + interval '1 day', 'bench', ''
+    FROM generate_series(0, %(big)s - 1, %(share)s) n ON CONFLICT DO NOTHING;
+INSERT INTO active_contexts (tenant_id, user_id, access_profile_id, scope_id, realm_id,
+                             service_area_id, asset_id, evidence_refs, selected_at, expires_at,
+                             scope_parents)
+    SELECT 'tenant:bench-00', m.subject_user_id,
+           format('profile:bench-00/p%%s', lpad((n %% 20)::text, 2, '0')), s.scope_id,
+           coalesce(r.scope_id, CASE WHEN s.kind = 'realm' THEN s.scope_id END),
+           CASE WHEN s.kind = 'service' THEN s.scope_id WHEN s.kind = 'asset'
+                THEN s.parent_scope_id END,
+           CASE WHEN s.kind = 'asset' THEN s.scope_id END,
+           ARRAY[format('ev-seed-%%s', n)], now(), now() + interval '1 day',
+           (SELECT jsonb_object_agg(k, v) FROM (VALUES
+                (s.scope_id, coalesce(s.parent_scope_id, '')),
+                (p.scope_id, coalesce(p.parent_scope_id, '')),
+                (r.scope_id, '')) x(k, v) WHERE k IS NOT NULL)
+    FROM generate_series(0, %(big)s - 1, %(share)s) n
+    JOIN memberships m ON m.tenant_id = 'tenant:bench-00'
+         AND m.membership_id = format('m-seed-%%s-1', n)
+    JOIN scopes s ON s.tenant_id = m.tenant_id AND s.scope_id = m.object_scope_id
+    LEFT JOIN scopes p ON p.tenant_id = s.tenant_id AND p.scope_id = s.parent_scope_id
+    LEFT JOIN scopes r ON r.tenant_id = s.tenant_id AND r.kind = 'realm'
+         AND r.scope_id IN (p.scope_id, p.parent_scope_id)
+    ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS bench_floor_writes (id bigserial PRIMARY KEY, payload text NOT NULL);
 GRANT ALL ON bench_floor_writes TO PUBLIC;
 ANALYZE;
@@ -112,7 +171,14 @@ def seed(admin_url: str, database: str) -> Seeded:
         psycopg.ClientCursor(conn) as cursor,  # several statements: bind client-side
     ):
         cursor.execute(
-            _SQL, {"tenants": TENANTS, "big": BIG_USERS, "small": SMALL_USERS, "groups": GROUPS}
+            _SQL,
+            {
+                "tenants": TENANTS,
+                "big": BIG_USERS,
+                "small": SMALL_USERS,
+                "groups": GROUPS,
+                "share": HAT_SHARE,
+            },
         )
     return Seeded(
         big_tenant=tenant(0),
@@ -125,4 +191,6 @@ def seed(admin_url: str, database: str) -> Seeded:
         tenants=[tenant(i) for i in range(TENANTS)],
         admins=[admin(i) for i in range(TENANTS)],
         small_users={tenant(i): [user(i, n) for n in range(SMALL_USERS)] for i in range(TENANTS)},
+        gateway=GATEWAY,
+        wearers=[user(0, n) for n in range(0, BIG_USERS, HAT_SHARE)],
     )

@@ -359,6 +359,7 @@ class Hats:
                 verdict.approval_id,
                 now,
                 verdict.expires_at,
+                tuple(sorted(grounds.parents.items())),
             )
             previous = await uow.hats.put_on(active)
             await uow.record(

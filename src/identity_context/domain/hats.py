@@ -356,6 +356,8 @@ class ActiveHat:
     approval_id: str
     selected_at: dt.datetime
     expires_at: dt.datetime | None
+    # The parent of each scope its requirements are judged on (fixed at selection).
+    scope_parents: tuple[tuple[str, str], ...] = ()
 
 
 def hat_holds(

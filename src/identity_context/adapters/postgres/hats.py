@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from psycopg.types.json import Jsonb
+
 from identity_context.adapters.postgres.directory import access_profile_of
 from identity_context.adapters.postgres.repositories import Row, Session
 from identity_context.domain.actors import AssuranceLevel
@@ -46,6 +48,7 @@ def active_hat_of(tenant: TenantId, row: Sequence[Any]) -> ActiveHat:
         approval_id,
         selected_at,
         expires_at,
+        scope_parents,
     ) = row
     scope = scope_id or str(tenant)
     return ActiveHat(
@@ -58,6 +61,7 @@ def active_hat_of(tenant: TenantId, row: Sequence[Any]) -> ActiveHat:
         approval_id or "",
         selected_at,
         expires_at,
+        tuple(sorted((str(k), str(v or "")) for k, v in (scope_parents or {}).items())),
     )
 
 
@@ -191,7 +195,7 @@ class PgHatRepository:
 
     _ACTIVE = (
         "SELECT user_id, access_profile_id, scope_id, realm_id, service_area_id, asset_id,"
-        " evidence_refs, approval_id, selected_at, expires_at FROM active_contexts"
+        " evidence_refs, approval_id, selected_at, expires_at, scope_parents FROM active_contexts"
     )
 
     def _active(self, row: tuple[Any, ...]) -> ActiveHat:
@@ -220,7 +224,7 @@ class PgHatRepository:
         await self._db.execute(
             "INSERT INTO active_contexts (tenant_id, user_id, access_profile_id, scope_id,"
             " realm_id, service_area_id, asset_id, evidence_refs, approval_id, selected_at,"
-            " expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " expires_at, scope_parents) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 self._tid,
                 hat.user_id,
@@ -233,6 +237,7 @@ class PgHatRepository:
                 hat.approval_id or None,
                 hat.selected_at,
                 hat.expires_at,
+                Jsonb(dict(hat.scope_parents)),
             ),
         )
         return previous
@@ -242,7 +247,7 @@ class PgHatRepository:
         rows = await self._db.fetch_tuples(
             "DELETE FROM active_contexts WHERE tenant_id = %s AND user_id = %s"
             " RETURNING user_id, access_profile_id, scope_id, realm_id, service_area_id,"
-            " asset_id, evidence_refs, approval_id, selected_at, expires_at",
+            " asset_id, evidence_refs, approval_id, selected_at, expires_at, scope_parents",
             (self._tid, user_id),
         )
         return self._active(rows[0]) if rows else None

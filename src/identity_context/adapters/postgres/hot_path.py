@@ -27,8 +27,15 @@ from identity_context.domain.tenancy import AccountState, TenantState
 
 __all__ = ["read_identity_context"]
 
-_SQL = "SELECT app_identity_context(%s, %s, %s, %s, %s)"
-_PLATFORM_ROLES, _TENANT_ROLES = list(PLATFORM_ROLES), list(TENANT_ROLES)
+
+def _array(names: tuple[str, ...]) -> str:
+    # Role names are constants of the code (lower-case letters and '-'): a literal
+    # keeps the call to three text parameters (no array to encode per call).
+    assert all(n.replace("-", "").isalpha() and n.islower() for n in names)
+    return "'{" + ",".join(names) + "}'"
+
+
+_SQL = f"SELECT app_identity_context(%s, %s, %s, {_array(PLATFORM_ROLES)}, {_array(TENANT_ROLES)})"
 _TENANT_STATES = {s.value: s for s in TenantState}
 _ACCOUNT_STATES = {s.value: s for s in AccountState}
 _LEVELS = {int(level): level for level in AssuranceLevel}
@@ -61,12 +68,12 @@ def _snapshot(tenant: TenantId, user_id: str, raw: str | bytes) -> ContextSnapsh
     active_row = doc["active"]
     active = definition = None
     if active_row is not None:
-        (profile_id, scope, realm, area, asset, evidence, approval, selected, expires, document,
-         version) = active_row  # fmt: skip
+        (profile_id, scope, realm, area, asset, evidence, approval, selected, expires, parents,
+         document, version) = active_row  # fmt: skip
         active = active_hat_of(
             tenant,
             (user_id, profile_id, scope, realm, area, asset, evidence or (), approval,
-             _time(selected), _time(expires)),
+             _time(selected), _time(expires), parents),
         )  # fmt: skip
         definition = _definition(profile_id, int(version or 0), document)
     account = doc["account"]
@@ -98,7 +105,7 @@ def _snapshot(tenant: TenantId, user_id: str, raw: str | bytes) -> ContextSnapsh
         ],
         active=active,
         definition=definition,
-        parents={scope: parent or "" for scope, parent in doc["scopes"] or ()},
+        parents=dict(active.scope_parents) if active is not None else {},
         evidence=[
             Evidence(
                 eid,
@@ -122,9 +129,7 @@ async def read_identity_context(
     conn = await pool.getconn()
     try:
         await conn.set_autocommit(True)
-        cursor = await conn.execute(
-            _SQL, (actor, str(tenant), user_id, _PLATFORM_ROLES, _TENANT_ROLES)
-        )
+        cursor = await conn.execute(_SQL, (actor, str(tenant), user_id))
         row = await cursor.fetchone()
         await conn.set_autocommit(False)
     except BaseException:

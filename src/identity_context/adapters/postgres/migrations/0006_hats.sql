@@ -81,10 +81,15 @@ ALTER TABLE hat_approvals
     ADD COLUMN decide_comment text NOT NULL DEFAULT '';
 CREATE INDEX hat_approvals_by_hat ON hat_approvals (tenant_id, user_id, access_profile_id);
 
+-- scope_parents: the parent of every scope the hat's requirements are judged
+-- on (its own scope, the requirements' objects, and their ancestors), fixed
+-- at selection (scopes are never moved or deleted), so a read needs no walk
+-- up the scope tree.
 ALTER TABLE active_contexts
     ADD COLUMN realm_id text,
     ADD COLUMN service_area_id text,
-    ADD COLUMN asset_id text;
+    ADD COLUMN asset_id text,
+    ADD COLUMN scope_parents jsonb NOT NULL DEFAULT '{}'::jsonb;
 
 DO $$
 DECLARE
@@ -107,42 +112,56 @@ $$;
 -- service takes before anything leaves it), the tenant's state and change
 -- sequence, the account, both profile layers, the groups, the memberships
 -- holding now (direct and through groups), the active hat with its access
--- profile and the ancestors of the scopes its requirements are checked on,
--- and the unexpired factor evidence. SECURITY INVOKER: it sets the tenant
--- for the statement's own transaction (the caller runs it in autocommit), so
--- row-level security applies to every read as in any tenant transaction; the
+-- profile and the parents of the scopes its requirements are judged on, and
+-- the unexpired factor evidence. Times are epoch seconds. Every read is an
+-- index probe.
+--
+-- The explicit, read-only path of the hot path. It sets the tenant for the
+-- statement's own transaction (the caller runs it in autocommit), so
+-- row-level security holds every table to p_tenant as in any tenant
+-- transaction; as the owner it also reads the caller's platform-plane roles
+-- (the same query as app_actor_roles, inline: one plan, no nested call) and
+-- the memberships, group members and active hats through the owner's
+-- definer policies, which is why every query names p_tenant itself. The
 -- GLOBAL layer and platform templates come through their shared-read
--- policies, the roles through app_actor_roles. Times are epoch seconds.
+-- policies.
 CREATE FUNCTION app_identity_context(
     p_actor text, p_tenant text, p_user text,
     p_platform_relations text[], p_tenant_relations text[]
 ) RETURNS text
-    LANGUAGE plpgsql VOLATILE SECURITY INVOKER SET search_path = public, pg_temp AS $$
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
-    v_active record;
-    v_definition jsonb;
-    v_anchors text[];
     result json;
 BEGIN
     PERFORM set_config('app.tenant_id', p_tenant, true);
-    SELECT ac.*, ap.definition AS profile_definition, ap.version AS profile_version
-      INTO v_active
-      FROM active_contexts ac
-      LEFT JOIN access_profiles ap
-        ON ap.tenant_id IN (p_tenant, 'tenant:platform')
-       AND ap.access_profile_id = ac.access_profile_id
-     WHERE ac.tenant_id = p_tenant AND ac.user_id = p_user;
-    IF FOUND THEN
-        v_definition := v_active.profile_definition;
-        SELECT array_agg(DISTINCT o) INTO v_anchors FROM (
-            SELECT v_active.scope_id AS o
-            UNION ALL
-            SELECT r->>'object' FROM jsonb_array_elements(
-                coalesce(v_definition->'membership_requirements', '[]'::jsonb)) r
-        ) anchors WHERE o IS NOT NULL AND o <> '';
-    END IF;
     SELECT json_build_object(
-        'roles', app_actor_roles(p_actor, p_tenant, p_platform_relations, p_tenant_relations),
+        'roles', (SELECT coalesce(array_agg(DISTINCT held.relation ORDER BY held.relation), '{}')
+                  FROM (
+                      SELECT m.tenant_id, m.relation, m.valid_from, m.valid_until
+                      FROM memberships m
+                      WHERE m.tenant_id IN ('tenant:platform', p_tenant)
+                        AND m.subject_user_id = p_actor
+                        AND m.state = 'active' AND m.object_scope_id IS NULL
+                      UNION ALL
+                      SELECT m.tenant_id, m.relation, m.valid_from, m.valid_until
+                      FROM group_members g
+                      JOIN memberships m
+                        ON m.tenant_id = g.tenant_id AND m.subject_group_id = g.group_id
+                      WHERE g.tenant_id IN ('tenant:platform', p_tenant) AND g.user_id = p_actor
+                        AND m.state = 'active' AND m.object_scope_id IS NULL
+                      UNION ALL
+                      SELECT m.tenant_id, m.relation, m.valid_from, m.valid_until
+                      FROM memberships m
+                      WHERE m.tenant_id IN ('tenant:platform', p_tenant)
+                        AND m.subject_service_id = p_actor
+                        AND m.state = 'active' AND m.object_scope_id IS NULL
+                  ) held
+                  WHERE (held.valid_from IS NULL OR held.valid_from <= now())
+                    AND (held.valid_until IS NULL OR now() < held.valid_until)
+                    AND ((held.tenant_id = 'tenant:platform'
+                          AND held.relation = ANY (p_platform_relations))
+                         OR (held.tenant_id = p_tenant AND p_tenant <> 'tenant:platform'
+                             AND held.relation = ANY (p_tenant_relations)))),
         'now', extract(epoch FROM now()),
         'tenant', (SELECT json_build_array(t.state, t.last_seq) FROM tenants t
                    WHERE t.tenant_id = p_tenant),
@@ -176,21 +195,18 @@ BEGIN
                         ) h
                         WHERE (h.valid_from IS NULL OR h.valid_from <= now())
                           AND (h.valid_until IS NULL OR now() < h.valid_until)),
-        'active', CASE WHEN v_active.user_id IS NULL THEN NULL ELSE json_build_array(
-                        v_active.access_profile_id, coalesce(v_active.scope_id, p_tenant),
-                        v_active.realm_id, v_active.service_area_id, v_active.asset_id,
-                        to_json(v_active.evidence_refs), v_active.approval_id,
-                        extract(epoch FROM v_active.selected_at),
-                        extract(epoch FROM v_active.expires_at),
-                        v_definition, v_active.profile_version) END,
-        'scopes', (WITH RECURSIVE chain AS (
-                        SELECT s.scope_id, s.parent_scope_id FROM scopes s
-                        WHERE s.tenant_id = p_tenant AND s.scope_id = ANY (v_anchors)
-                        UNION
-                        SELECT s.scope_id, s.parent_scope_id FROM scopes s
-                        JOIN chain c ON s.tenant_id = p_tenant AND s.scope_id = c.parent_scope_id)
-                   SELECT json_agg(json_build_array(chain.scope_id, chain.parent_scope_id))
-                   FROM chain),
+        'active', (SELECT json_build_array(
+                        ac.access_profile_id, coalesce(ac.scope_id, p_tenant),
+                        ac.realm_id, ac.service_area_id, ac.asset_id,
+                        to_json(ac.evidence_refs), ac.approval_id,
+                        extract(epoch FROM ac.selected_at), extract(epoch FROM ac.expires_at),
+                        ac.scope_parents, ap.definition, ap.version)
+                   FROM active_contexts ac
+                   LEFT JOIN access_profiles ap
+                     ON ap.tenant_id = CASE WHEN ac.access_profile_id LIKE 'profile:platform/%'
+                                            THEN 'tenant:platform' ELSE p_tenant END
+                    AND ap.access_profile_id = ac.access_profile_id
+                   WHERE ac.tenant_id = p_tenant AND ac.user_id = p_user),
         'evidence', (SELECT json_agg(json_build_array(
                           e.evidence_id, e.factor_type, e.assurance_level,
                           extract(epoch FROM e.verified_at), extract(epoch FROM e.expires_at))
