@@ -62,3 +62,39 @@ def test_readme_walkthrough_runs_verbatim(tmp_path: Path) -> None:
         assert server.terminate() == 0, server.log
     finally:
         server.kill()
+
+
+def test_readme_hats_block_runs_verbatim_after_the_walkthrough(tmp_path: Path) -> None:
+    server = ServerProcess({}, cwd=tmp_path)
+    try:
+        server.wait_serving(timeout=120)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IDENTITY_CONTEXT_")}
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        env["ADDR"] = server.address
+        # The hats block continues the walkthrough's shell (its call(), tokens, tenant).
+        script = walkthrough() + "\necho '--- hats ---'\n" + readme_block("hats")
+        ran = subprocess.run(
+            ["bash", "-e", "-c", script],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        output = ran.stdout + ran.stderr
+        assert ran.returncode == 0, output
+        hats = output.split("--- hats ---", 1)[1]
+        hat = "profile:coulomb/research-editor@realm:coulomb/research"
+        assert '"accessProfileId": "profile:coulomb/research-editor"' in hats
+        assert f'"hatId": "{hat}"' in hats  # selected, then in the identity context
+        assert '"source": "FACT_SOURCE_ACTIVE_CONTEXT"' in hats
+        assert '"evidenceRef": "webauthn:cred-7f3a91c2"' in hats  # echoed to its recorder only
+        claims = hats.split('"claims": {')
+        assert len(claims) == 3, hats  # the two ProjectClaims answers
+        assert f'"hat": "{hat}"' in claims[1] and '"desk": "research"' in claims[1]
+        assert '"realm": "realm:coulomb/research"' in claims[1]
+        assert '"hat": null' in claims[2] and '"desk"' not in claims[2]
+        assert server.terminate() == 0, server.log
+    finally:
+        server.kill()

@@ -21,6 +21,7 @@ from identitycontext.v1 import (
     membership_pb2,
     tenant_admin_pb2,
 )
+from support import ServerProcess
 from world import Caller, World
 
 AC, MS, TA = "ActiveContextService", "MembershipService", "TenantAdminService"
@@ -648,39 +649,48 @@ async def test_an_expired_evidence_ends_the_hat_at_once_and_the_sweep_records_it
 
 
 async def test_a_revocation_through_one_replica_is_honoured_by_another(
-    lab: Lab, running: Any
+    lab: Lab, running: Any, database: Any, tmp_path: Any
 ) -> None:
-    from conftest import start_service
-
-    replica = await start_service(running.settings)
+    # Replica B: another `identity-context serve` process on the same database
+    # (and data directory: the same dev-token key), no cache shared with A.
+    settings = running.settings
+    replica = ServerProcess(
+        {
+            "IDENTITY_CONTEXT_DATABASE_URL": database.runtime_url,
+            "IDENTITY_CONTEXT_MIGRATION_DATABASE_URL": database.migration_url,
+            "IDENTITY_CONTEXT_DATA_DIR": str(settings.data_dir),
+        },
+        cwd=tmp_path,
+    )
     try:
+        await asyncio.to_thread(replica.wait_serving, 120)
         channel = grpc.aio.insecure_channel(replica.address)
         gateway_b = Caller(channel, lab.gateway.token, lab.gateway.tenant)
-        user, membership = await _wearing(lab)
-        seen = await gateway_b.call(
-            AC,
-            "GetIdentityContext",
-            ac.GetIdentityContextRequest(user_id=user),
-            tenant=lab.world.tenant,
-        )
-        assert seen.identity_context.HasField("active_context")
+        user, membership = await _wearing(lab)  # through replica A
+
+        async def seen_by_b() -> ac.IdentityContext:
+            reply = await gateway_b.call(
+                AC,
+                "GetIdentityContext",
+                ac.GetIdentityContextRequest(user_id=user),
+                tenant=lab.world.tenant,
+            )
+            return reply.identity_context
+
+        assert (await seen_by_b()).HasField("active_context")
         assert membership is not None
-        await lab.admin.call(  # through the first replica
+        await lab.admin.call(  # through replica A
             MS,
             "RevokeMembership",
             mb.RevokeMembershipRequest(membership_id=membership.membership_id),
         )
-        seen = await gateway_b.call(
-            AC,
-            "GetIdentityContext",
-            ac.GetIdentityContextRequest(user_id=user),
-            tenant=lab.world.tenant,
-        )
-        assert not seen.identity_context.HasField("active_context")
-        assert all(m.relation != "editor" for m in seen.identity_context.memberships)
+        after = await seen_by_b()  # B's very next call
+        assert not after.HasField("active_context")
+        assert all(m.membership_id != membership.membership_id for m in after.memberships)
         await channel.close()
+        assert await asyncio.to_thread(replica.terminate) == 0, replica.log
     finally:
-        await replica.service.stop()
+        replica.kill()
 
 
 # ---- the identity context and claims -----------------------------------------------------
@@ -836,3 +846,39 @@ async def test_a_hat_is_re_validated_on_every_read(lab: Lab, admin_conn: Any) ->
         )
     ).fetchone()
     assert stored == (1,)  # still stored: only the read decided it no longer holds
+
+
+async def test_a_platform_template_is_worn_in_a_tenant(lab: Lab) -> None:
+    world = lab.world
+    template = f"profile:platform/auditor-{secrets.token_hex(3)}"
+    await world.operator.call(
+        AC,
+        "CreateAccessProfile",
+        ac.CreateAccessProfileRequest(
+            access_profile=ac.AccessProfile(
+                access_profile_id=template,
+                scope_kinds=[mb.SCOPE_KIND_REALM],
+                membership_requirements=[ac.MembershipRequirement(relation="auditor")],
+            )
+        ),
+        tenant=PLATFORM,
+    )
+    user = await lab.user()
+    await lab.grant(user, "auditor", lab.realm)
+    hat = f"{template}@{lab.realm}"
+    listed = await lab.me(user).call(
+        AC, "ListEligibleHats", ac.ListEligibleHatsRequest(user_id=user, scope_id=lab.realm)
+    )
+    assert {h.hat.hat_id: h.eligible for h in listed.hats}[hat]
+    reply = await lab.select(user, hat)
+    assert reply.active_context.hat.access_profile_id == template
+    assert (await lab.context(user)).access_profile_id == template
+    # A tenant never edits a template: creating one from a tenant is platform-root.
+    assert await lab.admin.fails(
+        AC,
+        "CreateAccessProfile",
+        ac.CreateAccessProfileRequest(
+            access_profile=ac.AccessProfile(access_profile_id=f"{template}-2")
+        ),
+        tenant=PLATFORM,
+    ) == (grpc.StatusCode.PERMISSION_DENIED, "PLATFORM_ROOT_DENIED")
