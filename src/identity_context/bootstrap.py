@@ -33,6 +33,7 @@ from identity_context.adapters.authz.authzen import AuthZenClient
 from identity_context.adapters.authz.cedar import CedarAuthorizationClient
 from identity_context.adapters.authz.mapping import MappingError, load_mapping
 from identity_context.adapters.postgres.embedded import EmbeddedPostgres
+from identity_context.adapters.postgres.facts import PgFactFeed
 from identity_context.adapters.postgres.migrations import MigrationError, apply_migrations
 from identity_context.adapters.postgres.pool import open_pool, pool_answers, store_ready
 from identity_context.adapters.postgres.provisioning import provision
@@ -52,12 +53,13 @@ from identity_context.application.authorization import (
     self_test,
 )
 from identity_context.application.diagnostics import Diagnostics, run_checks
+from identity_context.application.facts import FactStream, FactStreamLimits, FactWindows
 from identity_context.application.guarded import Guarded
 from identity_context.application.hats import HatExpiry, Hats
 from identity_context.application.identity_contexts import IdentityContexts
 from identity_context.application.memberships import MembershipAdministration
 from identity_context.application.pagination import PageTokens
-from identity_context.application.ports import Clock, Store, UnitOfWork
+from identity_context.application.ports import Clock, FactFeed, Store, UnitOfWork
 from identity_context.application.profiles import Profiles
 from identity_context.application.tenants import Tenants
 from identity_context.config import ConfigError, Settings
@@ -180,9 +182,12 @@ def build_use_cases(
     pages: PageTokens,
     *,
     clock: Clock | None = None,
+    feed: FactFeed | None = None,
+    fact_limits: FactStreamLimits | None = None,
 ) -> UseCases:
     """Wire the application services over the store and the authorization port."""
     guarded = Guarded(store, Authorizer(authorization), pages, clock or SystemClock())
+    facts = FactStream(guarded, feed, pages, fact_limits) if feed is not None else None
     return UseCases(
         tenants=Tenants(guarded),
         applications=Applications(guarded),
@@ -194,6 +199,7 @@ def build_use_cases(
         access_profiles=AccessProfiles(guarded),
         hats=Hats(guarded),
         identity_contexts=IdentityContexts(guarded),
+        facts=facts,
     )
 
 
@@ -267,6 +273,9 @@ class IdentityContextService:
         self._interceptor: RequestInterceptor | None = None
         self._readiness: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._fact_jobs: asyncio.Task[None] | None = None
+        self._feed: PgFactFeed | None = None
+        self._facts: FactStream | None = None
         self._serving = False
         self._engine_checked = False
         self._engine_findings: list[str] = []
@@ -289,9 +298,26 @@ class IdentityContextService:
             max_size=self.settings.pool_max_size,
         )
         self.store = PostgresStore(self._pool, on_unavailable=self._store_failed)
+        settings = self.settings
+        self._feed = PgFactFeed(
+            self._pool, urls.runtime_url, resume_window_s=settings.export_resume_s
+        )
+        use_cases = build_use_cases(
+            self.store,
+            self._authorization,
+            page_tokens(settings),
+            feed=self._feed,
+            fact_limits=FactStreamLimits(
+                streams_per_tenant=settings.fact_streams_per_tenant,
+                max_stream_s=settings.fact_stream_max_s,
+                poll_s=settings.fact_poll_s,
+                retention=dt.timedelta(seconds=settings.fact_retention_s),
+            ),
+        )
+        self._facts = use_cases.facts
         server, self._interceptor = build_server(
             verifier=self._verifier,
-            use_cases=build_use_cases(self.store, self._authorization, page_tokens(self.settings)),
+            use_cases=use_cases,
             health=self.health,
             limits=ServerLimits(
                 max_message_bytes=self.settings.max_message_bytes,
@@ -316,6 +342,7 @@ class IdentityContextService:
         self._readiness = asyncio.create_task(self._watch_readiness(urls), name="readiness")
         self._log_flusher = asyncio.create_task(_flush_logs(), name="log-flush")
         self._sweeper = asyncio.create_task(self._sweep_hats(), name="hat-expiry")
+        self._fact_jobs = asyncio.create_task(self._run_fact_jobs(), name="fact-jobs")
         _log.info(
             "identity-context listening on %s (port %d, mode %s)",
             self.settings.listen,
@@ -339,6 +366,28 @@ class IdentityContextService:
                 continue
             if ended:
                 _log.info("ended %d expired hat(s)", ended)
+
+    async def _run_fact_jobs(self) -> None:
+        """Record membership windows as they open or close; prune changes past retention."""
+        assert self.store is not None and self._feed is not None
+        windows = FactWindows(self.store, self._feed)
+        keep = dt.timedelta(seconds=self.settings.fact_retention_s)
+        prune_every = min(60.0, max(self.settings.fact_retention_s / 4, self.settings.fact_job_s))
+        next_prune = 0.0
+        while True:
+            await asyncio.sleep(self.settings.fact_job_s)
+            if not self._serving:
+                continue
+            try:
+                if await windows.fire():
+                    _log.info("recorded membership windows that opened or closed")
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + prune_every
+                    pruned = await self._feed.prune(keep)
+                    if pruned:
+                        _log.info("pruned %d change rows past the retention window", pruned)
+            except Exception as exc:  # the next round tries again
+                _log.warning("fact jobs failed: %s", type(exc).__name__)
 
     async def _drain(self, deadline: float) -> None:
         interceptor = self._interceptor
@@ -384,6 +433,8 @@ class IdentityContextService:
             return False
         stale = self.store.replace_pool(fresh)
         self._pool = fresh
+        if self._feed is not None:
+            self._feed.use_pool(fresh)
         _log.info("store reachable again: a new connection pool replaced the one backing off")
         self._background(stale.close())
         return True
@@ -470,7 +521,9 @@ class IdentityContextService:
             settings.shutdown_grace_s,
         )
         await self.health.enter_graceful_shutdown()
-        for task in (self._readiness, self._sweeper):
+        if self._facts is not None:
+            self._facts.close()  # watches end with a last heartbeat, exports after their batch
+        for task in (self._readiness, self._sweeper, self._fact_jobs):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -480,6 +533,8 @@ class IdentityContextService:
             deadline = time.monotonic() + settings.shutdown_grace_s
             await self._drain(deadline)
             await self._server.stop(max(deadline - time.monotonic(), 0.0))
+        if self._feed is not None:
+            await self._feed.close()
         if self._pool is not None:
             await self._pool.close()
         if isinstance(self._authorization, AuthZenClient):

@@ -92,6 +92,13 @@ class Settings:
     authzen_token: str | None = None
     authz_selftest: bool = True
     hat_sweep_s: float = 5.0
+    # The fact stream (issue: access-control facts).
+    fact_streams_per_tenant: int = 8
+    fact_stream_max_s: float = 3600.0
+    fact_retention_s: float = 7 * 86_400.0
+    fact_job_s: float = 1.0
+    fact_poll_s: float = 1.0
+    export_resume_s: float = 60.0
 
     @property
     def embedded_store(self) -> bool:
@@ -189,6 +196,16 @@ class Settings:
             authzen_token=env.get("IDENTITY_CONTEXT_AUTHZEN_TOKEN") or None,
             authz_selftest=_flag(env, "IDENTITY_CONTEXT_AUTHZ_SELFTEST", True),
             hat_sweep_s=_number(env, "IDENTITY_CONTEXT_HAT_SWEEP_S", 5.0, minimum=0.05),
+            fact_streams_per_tenant=int(
+                _number(env, "IDENTITY_CONTEXT_FACT_STREAMS_PER_TENANT", 8, minimum=1)
+            ),
+            fact_stream_max_s=_number(env, "IDENTITY_CONTEXT_FACT_STREAM_MAX_S", 3600.0, minimum=1),
+            fact_retention_s=_number(
+                env, "IDENTITY_CONTEXT_FACT_RETENTION_S", 7 * 86_400.0, minimum=1
+            ),
+            fact_job_s=_number(env, "IDENTITY_CONTEXT_FACT_JOB_S", 1.0, minimum=0.05),
+            fact_poll_s=_number(env, "IDENTITY_CONTEXT_FACT_POLL_S", 1.0, minimum=0.05),
+            export_resume_s=_number(env, "IDENTITY_CONTEXT_EXPORT_RESUME_S", 60.0, minimum=0),
             authz_timeout_s=_number(env, "IDENTITY_CONTEXT_AUTHZ_TIMEOUT_S", 2.0, minimum=0.01),
             mode=mode,
             listen=env.get("IDENTITY_CONTEXT_LISTEN", "127.0.0.1:50051").strip(),

@@ -25,23 +25,23 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fidentitycontext/v1/common.proto\x12\x12identitycontext.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n\x14ResolvedProfileValue\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x36\n\x0csource_layer\x18\x03 \x01(\x0e\x32 .identitycontext.v1.ProfileLayer\x12\x11\n\tsensitive\x18\x04 \x01(\x08\"\xde\x01\n\x11\x41\x63\x63\x65ssControlFact\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x10\n\x08relation\x18\x03 \x01(\t\x12\x0e\n\x06object\x18\x04 \x01(\t\x12.\n\x06source\x18\x05 \x01(\x0e\x32\x1e.identitycontext.v1.FactSource\x12\x0b\n\x03via\x18\x06 \x01(\t\x12\x15\n\revidence_refs\x18\x07 \x03(\t\x12/\n\x0bvalid_until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xa0\x01\n\x0c\x41\x63\x63ountState\x12\x1d\n\x19\x41\x43\x43OUNT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43\x43OUNT_STATE_INVITED\x10\x01\x12\x18\n\x14\x41\x43\x43OUNT_STATE_ACTIVE\x10\x02\x12\x1b\n\x17\x41\x43\x43OUNT_STATE_SUSPENDED\x10\x03\x12\x1f\n\x1b\x41\x43\x43OUNT_STATE_DEPROVISIONED\x10\x04*\x8b\x01\n\x0cProfileLayer\x12\x1d\n\x19PROFILE_LAYER_UNSPECIFIED\x10\x00\x12(\n$PROFILE_LAYER_ACCESS_PROFILE_DEFAULT\x10\x01\x12\x18\n\x14PROFILE_LAYER_GLOBAL\x10\x02\x12\x18\n\x14PROFILE_LAYER_TENANT\x10\x03*\x7f\n\x0e\x41ssuranceLevel\x12\x1f\n\x1b\x41SSURANCE_LEVEL_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41SSURANCE_LEVEL_AAL1\x10\x01\x12\x18\n\x14\x41SSURANCE_LEVEL_AAL2\x10\x02\x12\x18\n\x14\x41SSURANCE_LEVEL_AAL3\x10\x03*x\n\nFactSource\x12\x1b\n\x17\x46\x41\x43T_SOURCE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46\x41\x43T_SOURCE_DIRECT\x10\x01\x12\x15\n\x11\x46\x41\x43T_SOURCE_GROUP\x10\x02\x12\x1e\n\x1a\x46\x41\x43T_SOURCE_ACTIVE_CONTEXT\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fidentitycontext/v1/common.proto\x12\x12identitycontext.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n\x14ResolvedProfileValue\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x36\n\x0csource_layer\x18\x03 \x01(\x0e\x32 .identitycontext.v1.ProfileLayer\x12\x11\n\tsensitive\x18\x04 \x01(\x08\"\xba\x02\n\x11\x41\x63\x63\x65ssControlFact\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x10\n\x08relation\x18\x03 \x01(\t\x12\x0e\n\x06object\x18\x04 \x01(\t\x12.\n\x06source\x18\x05 \x01(\x0e\x32\x1e.identitycontext.v1.FactSource\x12\x0b\n\x03via\x18\x06 \x01(\t\x12\x15\n\revidence_refs\x18\x07 \x03(\t\x12/\n\x0bvalid_until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nvia_groups\x18\t \x03(\t\x12.\n\nvalid_from\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61\x63\x63\x65ss_profile\x18\x0b \x01(\t*\xa0\x01\n\x0c\x41\x63\x63ountState\x12\x1d\n\x19\x41\x43\x43OUNT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43\x43OUNT_STATE_INVITED\x10\x01\x12\x18\n\x14\x41\x43\x43OUNT_STATE_ACTIVE\x10\x02\x12\x1b\n\x17\x41\x43\x43OUNT_STATE_SUSPENDED\x10\x03\x12\x1f\n\x1b\x41\x43\x43OUNT_STATE_DEPROVISIONED\x10\x04*\x8b\x01\n\x0cProfileLayer\x12\x1d\n\x19PROFILE_LAYER_UNSPECIFIED\x10\x00\x12(\n$PROFILE_LAYER_ACCESS_PROFILE_DEFAULT\x10\x01\x12\x18\n\x14PROFILE_LAYER_GLOBAL\x10\x02\x12\x18\n\x14PROFILE_LAYER_TENANT\x10\x03*\x7f\n\x0e\x41ssuranceLevel\x12\x1f\n\x1b\x41SSURANCE_LEVEL_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41SSURANCE_LEVEL_AAL1\x10\x01\x12\x18\n\x14\x41SSURANCE_LEVEL_AAL2\x10\x02\x12\x18\n\x14\x41SSURANCE_LEVEL_AAL3\x10\x03*\x8f\x01\n\nFactSource\x12\x1b\n\x17\x46\x41\x43T_SOURCE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46\x41\x43T_SOURCE_DIRECT\x10\x01\x12\x15\n\x11\x46\x41\x43T_SOURCE_GROUP\x10\x02\x12\x1e\n\x1a\x46\x41\x43T_SOURCE_ACTIVE_CONTEXT\x10\x03\x12\x15\n\x11\x46\x41\x43T_SOURCE_SCOPE\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'identitycontext.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCOUNTSTATE']._serialized_start=441
-  _globals['_ACCOUNTSTATE']._serialized_end=601
-  _globals['_PROFILELAYER']._serialized_start=604
-  _globals['_PROFILELAYER']._serialized_end=743
-  _globals['_ASSURANCELEVEL']._serialized_start=745
-  _globals['_ASSURANCELEVEL']._serialized_end=872
-  _globals['_FACTSOURCE']._serialized_start=874
-  _globals['_FACTSOURCE']._serialized_end=994
+  _globals['_ACCOUNTSTATE']._serialized_start=533
+  _globals['_ACCOUNTSTATE']._serialized_end=693
+  _globals['_PROFILELAYER']._serialized_start=696
+  _globals['_PROFILELAYER']._serialized_end=835
+  _globals['_ASSURANCELEVEL']._serialized_start=837
+  _globals['_ASSURANCELEVEL']._serialized_end=964
+  _globals['_FACTSOURCE']._serialized_start=967
+  _globals['_FACTSOURCE']._serialized_end=1110
   _globals['_RESOLVEDPROFILEVALUE']._serialized_start=88
   _globals['_RESOLVEDPROFILEVALUE']._serialized_end=213
   _globals['_ACCESSCONTROLFACT']._serialized_start=216
-  _globals['_ACCESSCONTROLFACT']._serialized_end=438
+  _globals['_ACCESSCONTROLFACT']._serialized_end=530
 # @@protoc_insertion_point(module_scope)

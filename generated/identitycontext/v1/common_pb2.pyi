@@ -38,6 +38,7 @@ class FactSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FACT_SOURCE_DIRECT: _ClassVar[FactSource]
     FACT_SOURCE_GROUP: _ClassVar[FactSource]
     FACT_SOURCE_ACTIVE_CONTEXT: _ClassVar[FactSource]
+    FACT_SOURCE_SCOPE: _ClassVar[FactSource]
 ACCOUNT_STATE_UNSPECIFIED: AccountState
 ACCOUNT_STATE_INVITED: AccountState
 ACCOUNT_STATE_ACTIVE: AccountState
@@ -55,6 +56,7 @@ FACT_SOURCE_UNSPECIFIED: FactSource
 FACT_SOURCE_DIRECT: FactSource
 FACT_SOURCE_GROUP: FactSource
 FACT_SOURCE_ACTIVE_CONTEXT: FactSource
+FACT_SOURCE_SCOPE: FactSource
 
 class ResolvedProfileValue(_message.Message):
     __slots__ = ("key", "value", "source_layer", "sensitive")
@@ -69,7 +71,7 @@ class ResolvedProfileValue(_message.Message):
     def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ..., source_layer: _Optional[_Union[ProfileLayer, str]] = ..., sensitive: _Optional[bool] = ...) -> None: ...
 
 class AccessControlFact(_message.Message):
-    __slots__ = ("tenant_id", "subject", "relation", "object", "source", "via", "evidence_refs", "valid_until")
+    __slots__ = ("tenant_id", "subject", "relation", "object", "source", "via", "evidence_refs", "valid_until", "via_groups", "valid_from", "access_profile")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     RELATION_FIELD_NUMBER: _ClassVar[int]
@@ -78,6 +80,9 @@ class AccessControlFact(_message.Message):
     VIA_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_REFS_FIELD_NUMBER: _ClassVar[int]
     VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    VIA_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_PROFILE_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     subject: str
     relation: str
@@ -86,4 +91,7 @@ class AccessControlFact(_message.Message):
     via: str
     evidence_refs: _containers.RepeatedScalarFieldContainer[str]
     valid_until: _timestamp_pb2.Timestamp
-    def __init__(self, tenant_id: _Optional[str] = ..., subject: _Optional[str] = ..., relation: _Optional[str] = ..., object: _Optional[str] = ..., source: _Optional[_Union[FactSource, str]] = ..., via: _Optional[str] = ..., evidence_refs: _Optional[_Iterable[str]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    via_groups: _containers.RepeatedScalarFieldContainer[str]
+    valid_from: _timestamp_pb2.Timestamp
+    access_profile: str
+    def __init__(self, tenant_id: _Optional[str] = ..., subject: _Optional[str] = ..., relation: _Optional[str] = ..., object: _Optional[str] = ..., source: _Optional[_Union[FactSource, str]] = ..., via: _Optional[str] = ..., evidence_refs: _Optional[_Iterable[str]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., via_groups: _Optional[_Iterable[str]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., access_profile: _Optional[str] = ...) -> None: ...

@@ -27,35 +27,37 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from identitycontext.v1 import common_pb2 as identitycontext_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$identitycontext/v1/fact_export.proto\x12\x12identitycontext.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fidentitycontext/v1/common.proto\"P\n\nFactFilter\x12\x11\n\trelations\x18\x01 \x03(\t\x12/\n\x07sources\x18\x02 \x03(\x0e\x32\x1e.identitycontext.v1.FactSource\"\x9d\x01\n\x12\x45xportFactsRequest\x12,\n\x04mode\x18\x01 \x01(\x0e\x32\x1e.identitycontext.v1.ExportMode\x12.\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x1e.identitycontext.v1.FactFilter\x12\x12\n\nbatch_size\x18\x03 \x01(\x05\x12\x15\n\rresume_cursor\x18\x04 \x01(\t\"\x85\x01\n\x13\x45xportFactsResponse\x12\x34\n\x05\x66\x61\x63ts\x18\x01 \x03(\x0b\x32%.identitycontext.v1.AccessControlFact\x12\x13\n\x0b\x66\x61\x63ts_token\x18\x02 \x01(\t\x12\x15\n\rresume_cursor\x18\x03 \x01(\t\x12\x0c\n\x04last\x18\x04 \x01(\x08\"\xb5\x01\n\nFactChange\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x34\n\toperation\x18\x02 \x01(\x0e\x32!.identitycontext.v1.FactOperation\x12\x33\n\x04\x66\x61\x63t\x18\x03 \x01(\x0b\x32%.identitycontext.v1.AccessControlFact\x12/\n\x0b\x63ommit_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\tHeartbeat\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbd\x01\n\x11WatchFactsRequest\x12\x13\n\x0b\x66\x61\x63ts_token\x18\x01 \x01(\t\x12,\n\x04mode\x18\x02 \x01(\x0e\x32\x1e.identitycontext.v1.ExportMode\x12.\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x1e.identitycontext.v1.FactFilter\x12\x35\n\x12heartbeat_interval\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x98\x01\n\x12WatchFactsResponse\x12\x30\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x1e.identitycontext.v1.FactChangeH\x00\x12\x32\n\theartbeat\x18\x02 \x01(\x0b\x32\x1d.identitycontext.v1.HeartbeatH\x00\x12\x13\n\x0b\x66\x61\x63ts_token\x18\x03 \x01(\tB\x07\n\x05\x65vent\"t\n\x14GetFactsTokenRequest\x12,\n\x04mode\x18\x01 \x01(\x0e\x32\x1e.identitycontext.v1.ExportMode\x12.\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x1e.identitycontext.v1.FactFilter\"9\n\x15GetFactsTokenResponse\x12\x13\n\x0b\x66\x61\x63ts_token\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03*\\\n\nExportMode\x12\x1b\n\x17\x45XPORT_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45XPORT_MODE_NATIVE\x10\x01\x12\x19\n\x15\x45XPORT_MODE_FLATTENED\x10\x02*d\n\rFactOperation\x12\x1e\n\x1a\x46\x41\x43T_OPERATION_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46\x41\x43T_OPERATION_WRITE\x10\x01\x12\x19\n\x15\x46\x41\x43T_OPERATION_DELETE\x10\x02\x32\xba\x02\n\x11\x46\x61\x63tExportService\x12`\n\x0b\x45xportFacts\x12&.identitycontext.v1.ExportFactsRequest\x1a\'.identitycontext.v1.ExportFactsResponse0\x01\x12]\n\nWatchFacts\x12%.identitycontext.v1.WatchFactsRequest\x1a&.identitycontext.v1.WatchFactsResponse0\x01\x12\x64\n\rGetFactsToken\x12(.identitycontext.v1.GetFactsTokenRequest\x1a).identitycontext.v1.GetFactsTokenResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$identitycontext/v1/fact_export.proto\x12\x12identitycontext.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fidentitycontext/v1/common.proto\"P\n\nFactFilter\x12\x11\n\trelations\x18\x01 \x03(\t\x12/\n\x07sources\x18\x02 \x03(\x0e\x32\x1e.identitycontext.v1.FactSource\"\x9d\x01\n\x12\x45xportFactsRequest\x12,\n\x04mode\x18\x01 \x01(\x0e\x32\x1e.identitycontext.v1.ExportMode\x12.\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x1e.identitycontext.v1.FactFilter\x12\x12\n\nbatch_size\x18\x03 \x01(\x05\x12\x15\n\rresume_cursor\x18\x04 \x01(\t\"\x9b\x01\n\x13\x45xportFactsResponse\x12\x34\n\x05\x66\x61\x63ts\x18\x01 \x03(\x0b\x32%.identitycontext.v1.AccessControlFact\x12\x13\n\x0b\x66\x61\x63ts_token\x18\x02 \x01(\t\x12\x15\n\rresume_cursor\x18\x03 \x01(\t\x12\x0c\n\x04last\x18\x04 \x01(\x08\x12\x14\n\x0csnapshot_seq\x18\x05 \x01(\x03\",\n\rFactsPosition\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x0e\n\x06\x63hange\x18\x02 \x01(\x05\"\xc5\x01\n\nFactChange\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x34\n\toperation\x18\x02 \x01(\x0e\x32!.identitycontext.v1.FactOperation\x12\x33\n\x04\x66\x61\x63t\x18\x03 \x01(\x0b\x32%.identitycontext.v1.AccessControlFact\x12/\n\x0b\x63ommit_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63hange\x18\x05 \x01(\x05\"B\n\tHeartbeat\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbd\x01\n\x11WatchFactsRequest\x12\x13\n\x0b\x66\x61\x63ts_token\x18\x01 \x01(\t\x12,\n\x04mode\x18\x02 \x01(\x0e\x32\x1e.identitycontext.v1.ExportMode\x12.\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x1e.identitycontext.v1.FactFilter\x12\x35\n\x12heartbeat_interval\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x82\x02\n\x12WatchFactsResponse\x12\x30\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x1e.identitycontext.v1.FactChangeH\x00\x12\x32\n\theartbeat\x18\x02 \x01(\x0b\x32\x1d.identitycontext.v1.HeartbeatH\x00\x12\x13\n\x0b\x66\x61\x63ts_token\x18\x03 \x01(\t\x12\x33\n\x08previous\x18\x04 \x01(\x0b\x32!.identitycontext.v1.FactsPosition\x12\x33\n\x08position\x18\x05 \x01(\x0b\x32!.identitycontext.v1.FactsPositionB\x07\n\x05\x65vent\"t\n\x14GetFactsTokenRequest\x12,\n\x04mode\x18\x01 \x01(\x0e\x32\x1e.identitycontext.v1.ExportMode\x12.\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x1e.identitycontext.v1.FactFilter\"9\n\x15GetFactsTokenResponse\x12\x13\n\x0b\x66\x61\x63ts_token\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03*\\\n\nExportMode\x12\x1b\n\x17\x45XPORT_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45XPORT_MODE_NATIVE\x10\x01\x12\x19\n\x15\x45XPORT_MODE_FLATTENED\x10\x02*d\n\rFactOperation\x12\x1e\n\x1a\x46\x41\x43T_OPERATION_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46\x41\x43T_OPERATION_WRITE\x10\x01\x12\x19\n\x15\x46\x41\x43T_OPERATION_DELETE\x10\x02\x32\xba\x02\n\x11\x46\x61\x63tExportService\x12`\n\x0b\x45xportFacts\x12&.identitycontext.v1.ExportFactsRequest\x1a\'.identitycontext.v1.ExportFactsResponse0\x01\x12]\n\nWatchFacts\x12%.identitycontext.v1.WatchFactsRequest\x1a&.identitycontext.v1.WatchFactsResponse0\x01\x12\x64\n\rGetFactsToken\x12(.identitycontext.v1.GetFactsTokenRequest\x1a).identitycontext.v1.GetFactsTokenResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'identitycontext.v1.fact_export_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EXPORTMODE']._serialized_start=1312
-  _globals['_EXPORTMODE']._serialized_end=1404
-  _globals['_FACTOPERATION']._serialized_start=1406
-  _globals['_FACTOPERATION']._serialized_end=1506
+  _globals['_EXPORTMODE']._serialized_start=1502
+  _globals['_EXPORTMODE']._serialized_end=1594
+  _globals['_FACTOPERATION']._serialized_start=1596
+  _globals['_FACTOPERATION']._serialized_end=1696
   _globals['_FACTFILTER']._serialized_start=158
   _globals['_FACTFILTER']._serialized_end=238
   _globals['_EXPORTFACTSREQUEST']._serialized_start=241
   _globals['_EXPORTFACTSREQUEST']._serialized_end=398
   _globals['_EXPORTFACTSRESPONSE']._serialized_start=401
-  _globals['_EXPORTFACTSRESPONSE']._serialized_end=534
-  _globals['_FACTCHANGE']._serialized_start=537
-  _globals['_FACTCHANGE']._serialized_end=718
-  _globals['_HEARTBEAT']._serialized_start=720
-  _globals['_HEARTBEAT']._serialized_end=786
-  _globals['_WATCHFACTSREQUEST']._serialized_start=789
-  _globals['_WATCHFACTSREQUEST']._serialized_end=978
-  _globals['_WATCHFACTSRESPONSE']._serialized_start=981
-  _globals['_WATCHFACTSRESPONSE']._serialized_end=1133
-  _globals['_GETFACTSTOKENREQUEST']._serialized_start=1135
-  _globals['_GETFACTSTOKENREQUEST']._serialized_end=1251
-  _globals['_GETFACTSTOKENRESPONSE']._serialized_start=1253
-  _globals['_GETFACTSTOKENRESPONSE']._serialized_end=1310
-  _globals['_FACTEXPORTSERVICE']._serialized_start=1509
-  _globals['_FACTEXPORTSERVICE']._serialized_end=1823
+  _globals['_EXPORTFACTSRESPONSE']._serialized_end=556
+  _globals['_FACTSPOSITION']._serialized_start=558
+  _globals['_FACTSPOSITION']._serialized_end=602
+  _globals['_FACTCHANGE']._serialized_start=605
+  _globals['_FACTCHANGE']._serialized_end=802
+  _globals['_HEARTBEAT']._serialized_start=804
+  _globals['_HEARTBEAT']._serialized_end=870
+  _globals['_WATCHFACTSREQUEST']._serialized_start=873
+  _globals['_WATCHFACTSREQUEST']._serialized_end=1062
+  _globals['_WATCHFACTSRESPONSE']._serialized_start=1065
+  _globals['_WATCHFACTSRESPONSE']._serialized_end=1323
+  _globals['_GETFACTSTOKENREQUEST']._serialized_start=1325
+  _globals['_GETFACTSTOKENREQUEST']._serialized_end=1441
+  _globals['_GETFACTSTOKENRESPONSE']._serialized_start=1443
+  _globals['_GETFACTSTOKENRESPONSE']._serialized_end=1500
+  _globals['_FACTEXPORTSERVICE']._serialized_start=1699
+  _globals['_FACTEXPORTSERVICE']._serialized_end=2013
 # @@protoc_insertion_point(module_scope)

@@ -51,28 +51,40 @@ class ExportFactsRequest(_message.Message):
     def __init__(self, mode: _Optional[_Union[ExportMode, str]] = ..., filter: _Optional[_Union[FactFilter, _Mapping]] = ..., batch_size: _Optional[int] = ..., resume_cursor: _Optional[str] = ...) -> None: ...
 
 class ExportFactsResponse(_message.Message):
-    __slots__ = ("facts", "facts_token", "resume_cursor", "last")
+    __slots__ = ("facts", "facts_token", "resume_cursor", "last", "snapshot_seq")
     FACTS_FIELD_NUMBER: _ClassVar[int]
     FACTS_TOKEN_FIELD_NUMBER: _ClassVar[int]
     RESUME_CURSOR_FIELD_NUMBER: _ClassVar[int]
     LAST_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_SEQ_FIELD_NUMBER: _ClassVar[int]
     facts: _containers.RepeatedCompositeFieldContainer[_common_pb2.AccessControlFact]
     facts_token: str
     resume_cursor: str
     last: bool
-    def __init__(self, facts: _Optional[_Iterable[_Union[_common_pb2.AccessControlFact, _Mapping]]] = ..., facts_token: _Optional[str] = ..., resume_cursor: _Optional[str] = ..., last: _Optional[bool] = ...) -> None: ...
+    snapshot_seq: int
+    def __init__(self, facts: _Optional[_Iterable[_Union[_common_pb2.AccessControlFact, _Mapping]]] = ..., facts_token: _Optional[str] = ..., resume_cursor: _Optional[str] = ..., last: _Optional[bool] = ..., snapshot_seq: _Optional[int] = ...) -> None: ...
+
+class FactsPosition(_message.Message):
+    __slots__ = ("seq", "change")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    change: int
+    def __init__(self, seq: _Optional[int] = ..., change: _Optional[int] = ...) -> None: ...
 
 class FactChange(_message.Message):
-    __slots__ = ("seq", "operation", "fact", "commit_time")
+    __slots__ = ("seq", "operation", "fact", "commit_time", "change")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     OPERATION_FIELD_NUMBER: _ClassVar[int]
     FACT_FIELD_NUMBER: _ClassVar[int]
     COMMIT_TIME_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
     seq: int
     operation: FactOperation
     fact: _common_pb2.AccessControlFact
     commit_time: _timestamp_pb2.Timestamp
-    def __init__(self, seq: _Optional[int] = ..., operation: _Optional[_Union[FactOperation, str]] = ..., fact: _Optional[_Union[_common_pb2.AccessControlFact, _Mapping]] = ..., commit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    change: int
+    def __init__(self, seq: _Optional[int] = ..., operation: _Optional[_Union[FactOperation, str]] = ..., fact: _Optional[_Union[_common_pb2.AccessControlFact, _Mapping]] = ..., commit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., change: _Optional[int] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("seq", "time")
@@ -95,14 +107,18 @@ class WatchFactsRequest(_message.Message):
     def __init__(self, facts_token: _Optional[str] = ..., mode: _Optional[_Union[ExportMode, str]] = ..., filter: _Optional[_Union[FactFilter, _Mapping]] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class WatchFactsResponse(_message.Message):
-    __slots__ = ("change", "heartbeat", "facts_token")
+    __slots__ = ("change", "heartbeat", "facts_token", "previous", "position")
     CHANGE_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     FACTS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
     change: FactChange
     heartbeat: Heartbeat
     facts_token: str
-    def __init__(self, change: _Optional[_Union[FactChange, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., facts_token: _Optional[str] = ...) -> None: ...
+    previous: FactsPosition
+    position: FactsPosition
+    def __init__(self, change: _Optional[_Union[FactChange, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., facts_token: _Optional[str] = ..., previous: _Optional[_Union[FactsPosition, _Mapping]] = ..., position: _Optional[_Union[FactsPosition, _Mapping]] = ...) -> None: ...
 
 class GetFactsTokenRequest(_message.Message):
     __slots__ = ("mode", "filter")

@@ -30,7 +30,8 @@ class FactExportServiceStub:
     the `x-tenant-id` metadata to authorization engines: a bulk export at one
     consistent snapshot, then a gapless, resumable change stream from the
     snapshot's token. Facts map to OpenFGA tuples as `{user: subject,
-    relation: relation, object: object}` with `:` kept and `/` kept in ids.
+    relation: relation, object: object}` with `:` kept and `/` kept in ids
+    (docs/facts.md has the mapping and an OpenFGA model).
     """
 
     def __init__(self, channel):
@@ -61,7 +62,8 @@ class FactExportServiceServicer:
     the `x-tenant-id` metadata to authorization engines: a bulk export at one
     consistent snapshot, then a gapless, resumable change stream from the
     snapshot's token. Facts map to OpenFGA tuples as `{user: subject,
-    relation: relation, object: object}` with `:` kept and `/` kept in ids.
+    relation: relation, object: object}` with `:` kept and `/` kept in ids
+    (docs/facts.md has the mapping and an OpenFGA model).
     """
 
     def ExportFacts(self, request, context):
@@ -118,7 +120,8 @@ class FactExportService:
     the `x-tenant-id` metadata to authorization engines: a bulk export at one
     consistent snapshot, then a gapless, resumable change stream from the
     snapshot's token. Facts map to OpenFGA tuples as `{user: subject,
-    relation: relation, object: object}` with `:` kept and `/` kept in ids.
+    relation: relation, object: object}` with `:` kept and `/` kept in ids
+    (docs/facts.md has the mapping and an OpenFGA model).
     """
 
     @staticmethod

@@ -14,11 +14,13 @@ from google.protobuf.message import Message
 from identitycontext.v1 import (
     active_context_pb2,
     common_pb2,
+    fact_export_pb2,
     membership_pb2,
     tenant_admin_pb2,
 )
 
 from identity_context.api import request_context
+from identity_context.application.facts import ExportBatch, WatchChange, WatchEvent
 from identity_context.application.hats import EligibleHat
 from identity_context.application.identity_contexts import Claims
 from identity_context.application.invocation import Invocation
@@ -42,6 +44,9 @@ from identity_context.domain.directory import (
     Scope,
 )
 from identity_context.domain.errors import InvalidArgument
+from identity_context.domain.facts import ExportMode, FactFilter, Position
+from identity_context.domain.facts import Fact as StreamFact
+from identity_context.domain.facts import FactSource as StreamSource
 from identity_context.domain.hats import ActiveHat, Approval, Hat, RecordedEvidence
 from identity_context.domain.identifiers import ScopeKind, parse_request_id
 from identity_context.domain.identity_context import FactSource, IdentityContext
@@ -616,4 +621,85 @@ def claims_pb(found: Claims) -> active_context_pb2.ProjectClaimsResponse:
     """Map projected claims (a Struct keeps its keys sorted when serialised)."""
     message = active_context_pb2.ProjectClaimsResponse(audience=found.audience, seq=found.seq)
     message.claims.update(found.claims)
+    return message
+
+
+# ---- facts ----------------------------------------------------------------------
+
+
+def export_mode(value: int) -> ExportMode | None:
+    """The requested export mode (None: the default, NATIVE)."""
+    return from_enum(ExportMode, fact_export_pb2.ExportMode, "EXPORT_MODE_", value, "mode")
+
+
+def fact_filter(message: fact_export_pb2.FactFilter) -> FactFilter:
+    """A validated, canonical fact filter."""
+    sources = []
+    for index, number in enumerate(message.sources):
+        source = from_enum(
+            StreamSource, common_pb2.FactSource, "FACT_SOURCE_", number, f"filter.sources[{index}]"
+        )
+        if source is None:
+            raise InvalidArgument.for_field(f"filter.sources[{index}]", "must be a fact source")
+        sources.append(source)
+    return FactFilter.of(list(message.relations), sources)
+
+
+def fact_pb(fact: StreamFact) -> common_pb2.AccessControlFact:
+    """Map a fact."""
+    message = common_pb2.AccessControlFact(
+        tenant_id=fact.tenant_id,
+        subject=fact.subject,
+        relation=fact.relation,
+        object=fact.object,
+        source=to_enum(common_pb2.FactSource, "FACT_SOURCE_", fact.source),
+        via=fact.via[0] if fact.via else "",
+        via_groups=fact.via,
+        evidence_refs=fact.evidence_refs,
+        access_profile=fact.access_profile,
+    )
+    if fact.valid_from is not None:
+        set_time(message.valid_from, fact.valid_from)
+    if fact.valid_until is not None:
+        set_time(message.valid_until, fact.valid_until)
+    return message
+
+
+def export_batch_pb(batch: ExportBatch) -> fact_export_pb2.ExportFactsResponse:
+    """Map one export message."""
+    return fact_export_pb2.ExportFactsResponse(
+        facts=[fact_pb(f) for f in batch.facts],
+        facts_token=batch.facts_token,
+        resume_cursor=batch.resume_cursor,
+        last=batch.last,
+        snapshot_seq=batch.snapshot_seq,
+    )
+
+
+def position_pb(position: Position) -> fact_export_pb2.FactsPosition:
+    """Map a stream position (after all changes of a seq: change 0)."""
+    return fact_export_pb2.FactsPosition(
+        seq=position.seq, change=0 if position.at_boundary else position.change
+    )
+
+
+def watch_event_pb(event: WatchEvent) -> fact_export_pb2.WatchFactsResponse:
+    """Map one watch message."""
+    message = fact_export_pb2.WatchFactsResponse(
+        facts_token=event.facts_token,
+        previous=position_pb(event.previous),
+        position=position_pb(event.position),
+    )
+    if isinstance(event, WatchChange):
+        change = event.change
+        message.change.seq = change.seq
+        message.change.change = change.change
+        message.change.operation = to_enum(
+            fact_export_pb2.FactOperation, "FACT_OPERATION_", change.operation
+        )
+        message.change.fact.CopyFrom(fact_pb(change.fact))
+        set_time(message.change.commit_time, change.committed_at)
+    else:
+        message.heartbeat.seq = event.position.seq
+        set_time(message.heartbeat.time, event.sent_at)
     return message

@@ -36,6 +36,7 @@ from identity_context.application.accounts import Accounts
 from identity_context.application.applications import Applications
 from identity_context.application.audit_trail import AuditTrail
 from identity_context.application.diagnostics import Diagnostics
+from identity_context.application.facts import FactStream
 from identity_context.application.hats import Hats
 from identity_context.application.identity_contexts import IdentityContexts
 from identity_context.application.memberships import MembershipAdministration
@@ -78,6 +79,7 @@ class UseCases:
     access_profiles: AccessProfiles
     hats: Hats
     identity_contexts: IdentityContexts
+    facts: FactStream | None = None
 
 
 class _Handlers:
@@ -178,7 +180,9 @@ def build_server(
         server,
         methods=("ProjectClaims",),
     )
-    fact_export_pb2_grpc.add_FactExportServiceServicer_to_server(FactExportServicer(), server)
+    fact_export_pb2_grpc.add_FactExportServiceServicer_to_server(
+        FactExportServicer(use_cases.facts), server
+    )
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
         DocumentedReflection(

@@ -7,6 +7,8 @@ Errors are mapped by the interceptors, never here.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -14,6 +16,7 @@ from identitycontext.v1 import (
     active_context_pb2,
     active_context_pb2_grpc,
     common_pb2,
+    fact_export_pb2,
     fact_export_pb2_grpc,
     membership_pb2,
     membership_pb2_grpc,
@@ -28,6 +31,7 @@ from identity_context.application.accounts import Accounts
 from identity_context.application.applications import Applications
 from identity_context.application.audit_trail import AuditTrail
 from identity_context.application.diagnostics import Diagnostics
+from identity_context.application.facts import FactStream
 from identity_context.application.hats import Hats
 from identity_context.application.identity_contexts import IdentityContexts
 from identity_context.application.memberships import MembershipAdministration
@@ -51,6 +55,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 ta = tenant_admin_pb2
 mb = membership_pb2
 ac = active_context_pb2
+fx = fact_export_pb2
 
 
 class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
@@ -504,3 +509,44 @@ class ActiveContextServicer(active_context_pb2_grpc.ActiveContextServiceServicer
 
 class FactExportServicer(fact_export_pb2_grpc.FactExportServiceServicer):
     """identitycontext.v1.FactExportService."""
+
+    def __init__(self, facts: FactStream | None) -> None:
+        self._facts = facts
+
+    def _stream(self) -> FactStream:
+        if self._facts is None:
+            raise NotImplementedError("this server has no fact feed")
+        return self._facts
+
+    async def ExportFacts(
+        self, request: fx.ExportFactsRequest, context: Context
+    ) -> AsyncIterator[fx.ExportFactsResponse]:
+        facts = self._stream()
+        mode = m.export_mode(request.mode)
+        filt = m.fact_filter(request.filter)
+        async for batch in facts.export(
+            m.invocation(context), mode, filt, request.batch_size, request.resume_cursor
+        ):
+            yield m.export_batch_pb(batch)
+
+    async def WatchFacts(
+        self, request: fx.WatchFactsRequest, context: Context
+    ) -> AsyncIterator[fx.WatchFactsResponse]:
+        facts = self._stream()
+        mode = m.export_mode(request.mode)
+        filt = m.fact_filter(request.filter)
+        seconds = m.from_duration(request, "heartbeat_interval")
+        interval = None if seconds is None else dt.timedelta(seconds=seconds)
+        async for event in facts.watch(
+            m.invocation(context), mode, filt, request.facts_token, interval
+        ):
+            yield m.watch_event_pb(event)
+
+    async def GetFactsToken(
+        self, request: fx.GetFactsTokenRequest, context: Context
+    ) -> fx.GetFactsTokenResponse:
+        facts = self._stream()
+        token, seq = await facts.token(
+            m.invocation(context), m.export_mode(request.mode), m.fact_filter(request.filter)
+        )
+        return fx.GetFactsTokenResponse(facts_token=token, seq=seq)

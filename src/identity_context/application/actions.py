@@ -26,6 +26,8 @@ class Action(enum.StrEnum):
     TENANT_CLAIMS_PROJECT = "tenant.claims.project"
     TENANT_DIAGNOSE = "tenant.diagnose"
     TENANT_EVIDENCE_RECORD = "tenant.evidence.record"
+    TENANT_FACTS_EXPORT = "tenant.facts.export"
+    TENANT_FACTS_WATCH = "tenant.facts.watch"
     TENANT_GROUP_CREATE = "tenant.group.create"
     TENANT_GROUP_LIST = "tenant.group.list"
     TENANT_GROUP_MEMBER_ADD = "tenant.group_member.add"

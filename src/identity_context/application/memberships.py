@@ -45,6 +45,7 @@ from identity_context.domain.identifiers import (
     parse_service_ref,
     parse_user_ref,
 )
+from identity_context.domain.roles import FACT_RELATIONS
 from identity_context.domain.tenancy import check_etag
 from identity_context.domain.text import MAX_DISPLAY_NAME, MAX_REASON, check_text
 
@@ -270,6 +271,10 @@ class MembershipAdministration:
         """Grant *subject* the *relation* on *object* (the tenant or one of its scopes)."""
         who = self._subject(inv, cmd.subject)
         relation = parse_relation(cmd.relation)
+        if relation in FACT_RELATIONS:
+            raise InvalidArgument.for_field(
+                "relation", f"{relation!r} is reserved for derived access-control facts"
+            )
         what = str(parse_scope_ref(cmd.object, tenant=inv.tenant, field="object"))
         valid_from, valid_until = cmd.valid_from, cmd.valid_until
         if valid_from and valid_until and valid_until <= valid_from:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -20,6 +21,7 @@ from identity_context.domain.directory import (
     ProfileValue,
     Scope,
 )
+from identity_context.domain.facts import ExportMode, Fact, FactChange, FactFilter, Position
 from identity_context.domain.hats import (
     ActiveHat,
     Approval,
@@ -44,6 +46,10 @@ __all__ = [
     "ScopeRepository",
     "AuditRepository",
     "CatalogEntry",
+    "ChangeBatch",
+    "FactFeed",
+    "FactSnapshot",
+    "FactWindowRepository",
     "DiagnosticsRepository",
     "Clock",
     "IdempotencyRecord",
@@ -447,6 +453,82 @@ class TenantLock:
     replay: IdempotencyRecord | None
 
 
+class FactWindowRepository(Protocol):
+    """Membership windows that opened or closed since the facts were last refreshed."""
+
+    async def fire(self) -> int:
+        """Mark the facts of the tenant's due windows for refresh at commit; return how many."""
+        ...
+
+
+class FactSnapshot(Protocol):
+    """An export's consistent snapshot of a tenant's facts."""
+
+    @property
+    def seq(self) -> int:
+        """The tenant's change sequence as the snapshot sees it."""
+        ...
+
+    @property
+    def snapshot_id(self) -> str:
+        """The id by which another transaction can continue at this snapshot."""
+        ...
+
+    def batches(self, size: int) -> AsyncIterator[list[Fact]]:
+        """The facts in key order, *size* per batch (the last may be shorter)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeBatch:
+    """Changes after a position, with the head and the pruned seq as one snapshot saw them."""
+
+    head: int
+    pruned_through: int
+    changes: list[FactChange]
+
+
+class FactFeed(Protocol):
+    """The stored facts and their change stream (read side)."""
+
+    def export(
+        self,
+        tenant: TenantId,
+        mode: ExportMode,
+        filt: FactFilter,
+        *,
+        snapshot_id: str = "",
+        after: tuple[str, str, str] = ("", "", ""),
+    ) -> AbstractAsyncContextManager[FactSnapshot]:
+        """A new snapshot, or (*snapshot_id*) the one an interrupted export used.
+
+        Raise FailedPrecondition (EXPORT_RESTART_REQUIRED) when that one is gone.
+        """
+        ...
+
+    async def changes(
+        self, tenant: TenantId, mode: ExportMode, filt: FactFilter, after: Position, limit: int
+    ) -> ChangeBatch:
+        """At most *limit* changes after *after*, with the head, from one snapshot."""
+        ...
+
+    def generation(self, tenant: TenantId) -> int:
+        """A counter that moves whenever the tenant's facts change."""
+        ...
+
+    async def wait(self, tenant: TenantId, since: int, max_wait: float) -> None:
+        """Return once the counter moved past *since*, or after *max_wait* seconds."""
+        ...
+
+    async def due_windows(self, limit: int) -> list[TenantId]:
+        """Tenants with membership windows to record."""
+        ...
+
+    async def prune(self, keep: dt.timedelta) -> int:
+        """Drop changes older than *keep*; return the rows dropped."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One command = one transaction in one tenant.
 
@@ -538,6 +620,11 @@ class UnitOfWork(Protocol):
     @property
     def diagnostics(self) -> DiagnosticsRepository:
         """What onboarding diagnostics read."""
+        ...
+
+    @property
+    def fact_windows(self) -> FactWindowRepository:
+        """Membership windows due to open or close in the fact stream."""
         ...
 
     async def record(self, change: Change) -> RecordedChange:

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "BREAK_GLASS",
     "FACT_CONSUMER",
+    "FACT_RELATIONS",
     "GATEWAY",
     "PLATFORM_OPERATOR",
     "PLATFORM_PLANE_RELATIONS",
@@ -32,6 +33,11 @@ PLATFORM_PLANE_RELATIONS: frozenset[str] = frozenset({PLATFORM_OPERATOR, BREAK_G
 RESERVED_PLATFORM_RELATIONS: frozenset[str] = PLATFORM_PLANE_RELATIONS | {GATEWAY, FACT_CONSUMER}
 
 # The actor's roles a decision needs: these held on tenant:platform itself...
-PLATFORM_ROLES: tuple[str, ...] = (BREAK_GLASS, GATEWAY, PLATFORM_OPERATOR)
+PLATFORM_ROLES: tuple[str, ...] = (BREAK_GLASS, FACT_CONSUMER, GATEWAY, PLATFORM_OPERATOR)
 # ...and these held on the target tenant itself.
 TENANT_ROLES: tuple[str, ...] = (GATEWAY, TENANT_ADMIN)
+
+# Relations the fact stream derives and no membership may use: `wears` (the
+# active hat on its scope) would be indistinguishable from a membership of
+# that name in an authorization engine.
+FACT_RELATIONS: frozenset[str] = frozenset({"wears"})

@@ -38,6 +38,7 @@ RESOURCE_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "hat": ("Hat", (*_PLANE, "target_user")),
     "hat_approval": ("HatApproval", (*_PLANE, "target_user", "approver")),
     "identity_context": ("IdentityContext", (*_PLANE, "target_user")),
+    "facts": ("FactStream", _PLANE),
 }
 # Typed attributes (everything else is a String).
 _BOOLEAN_ATTRIBUTES = frozenset({"approver"})

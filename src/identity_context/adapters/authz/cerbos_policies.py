@@ -61,6 +61,9 @@ _OWN_HATS = (
 _GATEWAY_ACTIONS = ("tenant.evidence.record", *_OWN_HATS)
 _OWN_SELECTION = ("tenant.hat.select", "tenant.hat_approval.request")
 _DECIDE = "tenant.hat_approval.decide"
+# Cedar "fact-consumer.read-facts".
+_FACT_ACTIONS = ("tenant.facts.export", "tenant.facts.watch")
+_FACT_CONSUMER = f'"{FACT_CONSUMER}" in P.roles'
 _GATEWAY = f'"{GATEWAY}" in P.roles'
 # With the cerbos preset a principal's roles start with its type (user / service).
 _IS_USER, _IS_SERVICE = '"user" in P.roles', '"service" in P.roles'
@@ -170,6 +173,17 @@ def _policy(kind: str, groups: dict[str, list[str]]) -> dict[str, Any]:
                     f"{_IS_SERVICE} && R.attr.tenant != {_PLATFORM}",
                 )
             )
+        facts = [a for a in plane if a in _FACT_ACTIONS]
+        if facts:
+            rules.append(
+                _rule(
+                    "fact-consumer.read-facts",
+                    facts,
+                    allow,
+                    [FACT_CONSUMER],
+                    f"{_IS_SERVICE} && R.attr.tenant != {_PLATFORM}",
+                )
+            )
         if _DECIDE in plane:
             rules.append(
                 _rule(
@@ -253,7 +267,7 @@ def _policy(kind: str, groups: dict[str, list[str]]) -> dict[str, Any]:
             ["*"],
             f"R.attr.tenant != P.attr.actor_tenant && !({_OPERATOR})"
             " && !(has(P.attr.break_glass) && P.attr.break_glass == true)"
-            f" && !({_GATEWAY})",
+            f" && !({_GATEWAY}) && !({_FACT_CONSUMER})",
         )
     )
     return {

@@ -39,6 +39,7 @@ from identity_context.adapters.postgres.directory import (
     PgScopeRepository,
 )
 from identity_context.adapters.postgres.errors import RETRYABLE, to_domain_error
+from identity_context.adapters.postgres.facts import PgFactWindowRepository
 from identity_context.adapters.postgres.hats import PgHatRepository
 from identity_context.adapters.postgres.hot_path import read_identity_context
 from identity_context.adapters.postgres.repositories import (
@@ -84,6 +85,9 @@ _OUTBOX_COLUMNS = (
     " created_at"
 )
 _ROLES = "app_actor_roles(%s, %s, %s, %s)"
+# The facts of what the command touched, diffed and logged at its last seq
+# (migration 0007): same statement, same lock, so facts follow commit order.
+_REFRESH_FACTS = "app_refresh_facts(%s, %s, true)"
 
 
 def _values(count: int, width: int) -> str:
@@ -116,7 +120,7 @@ def _flush_sql(changes: int, remembered: bool) -> str:
     if changes:
         return (
             f"{head}UPDATE tenants SET last_seq = %s, last_hash = %s"  # noqa: S608
-            f" WHERE tenant_id = %s RETURNING {_ROLES}"
+            f" WHERE tenant_id = %s RETURNING {_ROLES}, {_REFRESH_FACTS}"
         )
     return f"{head}SELECT {_ROLES}"
 
@@ -215,6 +219,7 @@ class PostgresUnitOfWork:
         self.access_profiles = PgAccessProfileRepository(session, tid)
         self.diagnostics = PgDiagnosticsRepository(session, tid)
         self.hats = PgHatRepository(session, tid)
+        self.fact_windows = PgFactWindowRepository(conn)
         return self
 
     def _roles_params(self) -> tuple[Any, ...]:
@@ -388,6 +393,8 @@ class PostgresUnitOfWork:
         if changes:
             params += (self._last_seq, self._last_hash, tenant)
         params += self._roles_params()
+        if changes:
+            params += (self._last_seq, changes[-1].recorded_at)
         key = (len(changes), remembered is not None)
         sql = _FLUSH_SQL.get(key) or _flush_sql(*key)
         row = await (await conn.execute(sql, params)).fetchone()

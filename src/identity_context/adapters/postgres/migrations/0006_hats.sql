@@ -36,6 +36,8 @@ CREATE INDEX memberships_by_service ON memberships (tenant_id, subject_service_i
     WHERE subject_service_id IS NOT NULL;
 
 -- The actor's roles now include those of service principals (the third branch).
+-- Each branch is gated on the kind of actor (a one-time filter): a user's
+-- roles cost the same two index probes as before.
 CREATE OR REPLACE FUNCTION app_actor_roles(
     p_actor text, p_tenant text, p_platform_relations text[], p_tenant_relations text[]
 ) RETURNS text[]
@@ -47,18 +49,21 @@ BEGIN
     FROM (
         SELECT m.tenant_id, m.relation, m.valid_from, m.valid_until
         FROM memberships m
-        WHERE m.tenant_id IN ('tenant:platform', p_tenant) AND m.subject_user_id = p_actor
+        WHERE p_actor LIKE 'user:%' AND m.tenant_id IN ('tenant:platform', p_tenant)
+          AND m.subject_user_id = p_actor
           AND m.state = 'active' AND m.object_scope_id IS NULL
         UNION ALL
         SELECT m.tenant_id, m.relation, m.valid_from, m.valid_until
         FROM group_members g
         JOIN memberships m ON m.tenant_id = g.tenant_id AND m.subject_group_id = g.group_id
-        WHERE g.tenant_id IN ('tenant:platform', p_tenant) AND g.user_id = p_actor
+        WHERE p_actor LIKE 'user:%' AND g.tenant_id IN ('tenant:platform', p_tenant)
+          AND g.user_id = p_actor
           AND m.state = 'active' AND m.object_scope_id IS NULL
         UNION ALL
         SELECT m.tenant_id, m.relation, m.valid_from, m.valid_until
         FROM memberships m
-        WHERE m.tenant_id IN ('tenant:platform', p_tenant) AND m.subject_service_id = p_actor
+        WHERE p_actor LIKE 'service:%' AND m.tenant_id IN ('tenant:platform', p_tenant)
+          AND m.subject_service_id = p_actor
           AND m.state = 'active' AND m.object_scope_id IS NULL
     ) held
     WHERE (held.valid_from IS NULL OR held.valid_from <= now())
@@ -139,7 +144,7 @@ BEGIN
                   FROM (
                       SELECT m.tenant_id, m.relation, m.valid_from, m.valid_until
                       FROM memberships m
-                      WHERE m.tenant_id IN ('tenant:platform', p_tenant)
+                      WHERE p_actor LIKE 'user:%' AND m.tenant_id IN ('tenant:platform', p_tenant)
                         AND m.subject_user_id = p_actor
                         AND m.state = 'active' AND m.object_scope_id IS NULL
                       UNION ALL
@@ -147,12 +152,13 @@ BEGIN
                       FROM group_members g
                       JOIN memberships m
                         ON m.tenant_id = g.tenant_id AND m.subject_group_id = g.group_id
-                      WHERE g.tenant_id IN ('tenant:platform', p_tenant) AND g.user_id = p_actor
+                      WHERE p_actor LIKE 'user:%' AND g.tenant_id IN ('tenant:platform', p_tenant)
+                        AND g.user_id = p_actor
                         AND m.state = 'active' AND m.object_scope_id IS NULL
                       UNION ALL
                       SELECT m.tenant_id, m.relation, m.valid_from, m.valid_until
                       FROM memberships m
-                      WHERE m.tenant_id IN ('tenant:platform', p_tenant)
+                      WHERE p_actor LIKE 'service:%' AND m.tenant_id IN ('tenant:platform', p_tenant)
                         AND m.subject_service_id = p_actor
                         AND m.state = 'active' AND m.object_scope_id IS NULL
                   ) held

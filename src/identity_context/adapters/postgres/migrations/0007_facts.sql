@@ -1,0 +1,418 @@
+-- Access-control facts: the current facts of every tenant in both export
+-- modes, and every change of them numbered by the tenant's change sequence.
+--
+-- The facts are derived from memberships, group members, active hats and
+-- scopes. Triggers on those tables note which owners (a user, a group, a
+-- scope) a transaction touched (fact_dirty); the unit of work's closing
+-- statement calls app_refresh_facts(seq, ...) under the tenant lock, which
+-- recomputes the facts of those owners, diffs them against `facts`, applies
+-- the difference and appends it to fact_changes with the commit's last seq.
+-- So fact_changes is commit ordered and gapless per tenant exactly like the
+-- audit trail, and a snapshot that sees tenants.last_seq = N sees every fact
+-- change up to N and none after.
+--
+-- Modes: 1 = NATIVE (group-held memberships stay on `group:...#member`),
+-- 2 = FLATTENED (one fact per (subject, relation, object) of a user, holding
+-- while any ground holds; `via` lists the groups).
+-- Sources (FactSource numbers): 1 DIRECT, 2 GROUP, 3 ACTIVE_CONTEXT, 4 SCOPE.
+
+CREATE TABLE facts (
+    tenant_id      text NOT NULL REFERENCES tenants (tenant_id),
+    mode           smallint NOT NULL CHECK (mode IN (1, 2)),
+    owner          text NOT NULL,
+    subject        text NOT NULL,
+    relation       text NOT NULL,
+    object         text NOT NULL,
+    source         smallint NOT NULL CHECK (source BETWEEN 1 AND 4),
+    via            text[] NOT NULL DEFAULT '{}',
+    evidence_refs  text[] NOT NULL DEFAULT '{}',
+    access_profile text NOT NULL DEFAULT '',
+    valid_from     timestamptz,
+    valid_until    timestamptz,
+    PRIMARY KEY (tenant_id, mode, subject, relation, object)
+);
+CREATE INDEX facts_by_owner ON facts (tenant_id, mode, owner);
+
+CREATE TABLE fact_changes (
+    tenant_id      text NOT NULL REFERENCES tenants (tenant_id),
+    mode           smallint NOT NULL CHECK (mode IN (1, 2)),
+    seq            bigint NOT NULL CHECK (seq > 0),
+    ord            integer NOT NULL CHECK (ord > 0),
+    op             smallint NOT NULL CHECK (op IN (1, 2)),  -- 1 WRITE, 2 DELETE
+    subject        text NOT NULL,
+    relation       text NOT NULL,
+    object         text NOT NULL,
+    source         smallint NOT NULL,
+    via            text[] NOT NULL DEFAULT '{}',
+    evidence_refs  text[] NOT NULL DEFAULT '{}',
+    access_profile text NOT NULL DEFAULT '',
+    valid_from     timestamptz,
+    valid_until    timestamptz,
+    committed_at   timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, mode, seq, ord)
+);
+CREATE INDEX fact_changes_by_time ON fact_changes (tenant_id, committed_at);
+
+-- The highest seq whose fact changes the pruning job may have deleted; a
+-- facts token before it is expired.
+CREATE TABLE fact_retention (
+    tenant_id      text PRIMARY KEY REFERENCES tenants (tenant_id),
+    pruned_through bigint NOT NULL DEFAULT 0
+);
+
+-- Bookkeeping of the definer functions only (no grants, no row-level
+-- security): the owners a transaction touched, consumed before it commits,
+-- and the moments a membership window opens or closes.
+CREATE UNLOGGED TABLE fact_dirty (
+    tenant_id text NOT NULL,
+    owner     text NOT NULL
+);
+CREATE TABLE fact_timers (
+    tenant_id text NOT NULL,
+    due_at    timestamptz NOT NULL,
+    owner     text NOT NULL,
+    PRIMARY KEY (tenant_id, due_at, owner)
+);
+CREATE INDEX fact_timers_due ON fact_timers (due_at);
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['facts', 'fact_changes', 'fact_retention'] LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format(
+            'CREATE POLICY tenant_isolation ON %I USING (tenant_id = app_current_tenant())'
+            ' WITH CHECK (tenant_id = app_current_tenant())', t);
+    END LOOP;
+END
+$$;
+GRANT SELECT ON facts, fact_changes, fact_retention TO identity_context_runtime;
+
+-- The pruning job works across tenants (definer functions below).
+CREATE POLICY fact_pruning_definer ON fact_changes TO CURRENT_USER
+    USING (app_platform_context()) WITH CHECK (app_platform_context());
+CREATE POLICY fact_pruning_definer ON fact_retention TO CURRENT_USER
+    USING (app_platform_context()) WITH CHECK (app_platform_context());
+CREATE POLICY fact_pruning_definer ON outbox_events TO CURRENT_USER
+    USING (app_platform_context()) WITH CHECK (app_platform_context());
+
+-- Triggers: note the owners a change touches -----------------------------------
+
+CREATE FUNCTION app_note_fact_owner() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    r record;
+    who text;
+BEGIN
+    FOR r IN SELECT * FROM (VALUES (1), (2)) v(i) LOOP
+        IF (r.i = 1 AND TG_OP = 'INSERT') OR (r.i = 2 AND TG_OP = 'DELETE') THEN
+            CONTINUE;
+        END IF;
+        -- i = 1: the old row, i = 2: the new row
+        IF TG_TABLE_NAME = 'memberships' THEN
+            IF r.i = 1 THEN
+                who := coalesce(OLD.subject_user_id, OLD.subject_group_id);
+            ELSE
+                who := coalesce(NEW.subject_user_id, NEW.subject_group_id);
+                IF NEW.state = 'active' AND NEW.valid_from > now() THEN
+                    INSERT INTO fact_timers VALUES (NEW.tenant_id, NEW.valid_from, who)
+                        ON CONFLICT DO NOTHING;
+                END IF;
+                IF NEW.state = 'active' AND NEW.valid_until > now() THEN
+                    INSERT INTO fact_timers VALUES (NEW.tenant_id, NEW.valid_until, who)
+                        ON CONFLICT DO NOTHING;
+                END IF;
+            END IF;
+        ELSIF TG_TABLE_NAME = 'scopes' THEN
+            who := CASE WHEN r.i = 1 THEN OLD.scope_id ELSE NEW.scope_id END;
+        ELSE  -- group_members, active_contexts
+            who := CASE WHEN r.i = 1 THEN OLD.user_id ELSE NEW.user_id END;
+        END IF;
+        -- memberships of service principals carry no facts
+        IF who IS NOT NULL THEN
+            INSERT INTO fact_dirty VALUES (
+                CASE WHEN r.i = 1 THEN OLD.tenant_id ELSE NEW.tenant_id END, who);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER memberships_facts AFTER INSERT OR UPDATE OR DELETE ON memberships
+    FOR EACH ROW EXECUTE FUNCTION app_note_fact_owner();
+CREATE TRIGGER group_members_facts AFTER INSERT OR UPDATE OR DELETE ON group_members
+    FOR EACH ROW EXECUTE FUNCTION app_note_fact_owner();
+CREATE TRIGGER active_contexts_facts AFTER INSERT OR UPDATE OR DELETE ON active_contexts
+    FOR EACH ROW EXECUTE FUNCTION app_note_fact_owner();
+CREATE TRIGGER scopes_facts AFTER INSERT OR UPDATE OR DELETE ON scopes
+    FOR EACH ROW EXECUTE FUNCTION app_note_fact_owner();
+
+-- The facts of some owners, as they hold now -----------------------------------
+
+-- p_owners: the owners whose facts are computed, each with the mode:
+-- a user's facts in both modes, a group's NATIVE `#member` facts, the
+-- FLATTENED facts of every member of a group, a scope's SCOPE fact.
+CREATE FUNCTION app_facts_of(p_tenant text, p_modes smallint[], p_owners text[])
+RETURNS TABLE (
+    mode smallint, owner text, subject text, relation text, object text, source smallint,
+    via text[], evidence_refs text[], access_profile text,
+    valid_from timestamptz, valid_until timestamptz
+)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    WITH owners AS (
+        SELECT DISTINCT o.mode, o.owner FROM unnest(p_modes, p_owners) AS o(mode, owner)
+    ), users AS (
+        SELECT DISTINCT owner FROM owners WHERE owner LIKE 'user:%'
+    ), holding AS NOT MATERIALIZED (
+        SELECT m.* FROM memberships m
+        WHERE m.tenant_id = p_tenant AND m.state = 'active'
+          AND (m.valid_from IS NULL OR m.valid_from <= now())
+          AND (m.valid_until IS NULL OR m.valid_until > now())
+    ), grounds AS (  -- a user's memberships held directly or through a group
+        SELECT u.owner AS usr, h.relation, coalesce(h.object_scope_id, h.tenant_id) AS object,
+               NULL::text AS grp, h.valid_from, h.valid_until
+        FROM users u JOIN holding h ON h.subject_user_id = u.owner
+        UNION ALL
+        SELECT u.owner, h.relation, coalesce(h.object_scope_id, h.tenant_id),
+               g.group_id, h.valid_from, h.valid_until
+        FROM users u
+        JOIN group_members g ON g.tenant_id = p_tenant AND g.user_id = u.owner
+        JOIN holding h ON h.subject_group_id = g.group_id
+    )
+    -- NATIVE: a user's own memberships
+    SELECT 1::smallint, g.usr, g.usr, g.relation, g.object, 1::smallint, '{}'::text[],
+           '{}'::text[], '', g.valid_from, g.valid_until
+    FROM grounds g JOIN owners o ON o.mode = 1 AND o.owner = g.usr
+    WHERE g.grp IS NULL
+    UNION ALL
+    -- NATIVE: a group's memberships, on its `#member` userset
+    SELECT 1::smallint, o.owner, o.owner || '#member', h.relation,
+           coalesce(h.object_scope_id, h.tenant_id), 1::smallint, '{}'::text[], '{}'::text[], '',
+           h.valid_from, h.valid_until
+    FROM owners o JOIN holding h ON h.subject_group_id = o.owner
+    WHERE o.mode = 1 AND o.owner LIKE 'group:%'
+    UNION ALL
+    -- FLATTENED: one fact per (user, relation, object), while any ground holds
+    SELECT 2::smallint, g.usr, g.usr, g.relation, g.object,
+           CASE WHEN bool_or(g.grp IS NULL) THEN 1 ELSE 2 END::smallint,
+           coalesce(array_agg(DISTINCT g.grp ORDER BY g.grp) FILTER (WHERE g.grp IS NOT NULL),
+                    '{}'::text[]),
+           '{}'::text[], '',
+           CASE WHEN bool_or(g.valid_from IS NULL) THEN NULL ELSE min(g.valid_from) END,
+           CASE WHEN bool_or(g.valid_until IS NULL) THEN NULL ELSE max(g.valid_until) END
+    FROM grounds g JOIN owners o ON o.mode = 2 AND o.owner = g.usr
+    GROUP BY g.usr, g.relation, g.object
+    UNION ALL
+    -- both modes: the user is a member of a group
+    SELECT o.mode, o.owner, o.owner, 'member', g.group_id, 2::smallint, '{}'::text[],
+           '{}'::text[], '', NULL::timestamptz, NULL::timestamptz
+    FROM owners o JOIN group_members g ON g.tenant_id = p_tenant AND g.user_id = o.owner
+    UNION ALL
+    -- both modes: the hat the user wears, on its scope (or the tenant)
+    SELECT o.mode, o.owner, o.owner, 'wears', coalesce(a.scope_id, a.tenant_id), 3::smallint,
+           '{}'::text[], a.evidence_refs, a.access_profile_id, a.selected_at, a.expires_at
+    FROM owners o JOIN active_contexts a ON a.tenant_id = p_tenant AND a.user_id = o.owner
+    UNION ALL
+    -- both modes: a scope's parent (a realm's is the tenant)
+    SELECT o.mode, o.owner, coalesce(s.parent_scope_id, s.tenant_id), 'parent', s.scope_id,
+           4::smallint, '{}'::text[], '{}'::text[], '', NULL::timestamptz, NULL::timestamptz
+    FROM owners o JOIN scopes s ON s.tenant_id = p_tenant AND s.scope_id = o.owner
+$$;
+
+-- Recompute the facts of the owners this transaction touched, apply the
+-- difference and (p_log) append it to fact_changes at p_seq. Runs in the
+-- tenant's transaction (app.tenant_id), under its lock. Returns the number
+-- of fact changes.
+CREATE FUNCTION app_refresh_facts(p_seq bigint, p_at timestamptz, p_log boolean)
+RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    v_tenant text := app_current_tenant();
+    v_modes smallint[];
+    v_owners text[];
+    v_changes integer;
+BEGIN
+    IF v_tenant IS NULL THEN
+        RAISE EXCEPTION 'tenant context required' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    WITH consumed AS (
+        DELETE FROM fact_dirty WHERE tenant_id = v_tenant RETURNING owner
+    ), touched AS (
+        SELECT DISTINCT owner FROM consumed
+    ), owners AS (
+        SELECT 1::smallint AS mode, owner FROM touched
+        UNION
+        SELECT 2::smallint, owner FROM touched WHERE owner NOT LIKE 'group:%'
+        UNION  -- a group's memberships changed: the FLATTENED facts of its members
+        SELECT 2::smallint, g.user_id FROM touched t
+        JOIN group_members g ON g.tenant_id = v_tenant AND g.group_id = t.owner
+    )
+    SELECT array_agg(mode), array_agg(owner) INTO v_modes, v_owners FROM owners;
+    IF v_owners IS NULL THEN
+        RETURN 0;
+    END IF;
+    WITH wanted AS (
+        SELECT * FROM app_facts_of(v_tenant, v_modes, v_owners)
+    ), held AS (
+        SELECT f.* FROM facts f
+        JOIN unnest(v_modes, v_owners) AS o(mode, owner)
+          ON f.tenant_id = v_tenant AND f.mode = o.mode AND f.owner = o.owner
+    ), gone AS (
+        SELECT h.mode, h.owner, h.subject, h.relation, h.object, h.source, h.via,
+               h.evidence_refs, h.access_profile, h.valid_from, h.valid_until
+        FROM held h
+        WHERE NOT EXISTS (
+            SELECT 1 FROM wanted w
+            WHERE w.mode = h.mode AND w.subject = h.subject AND w.relation = h.relation
+              AND w.object = h.object)
+    ), written AS (
+        SELECT w.* FROM wanted w
+        WHERE NOT EXISTS (
+            SELECT 1 FROM held h
+            WHERE h.mode = w.mode AND h.subject = w.subject AND h.relation = w.relation
+              AND h.object = w.object AND h.source = w.source AND h.via = w.via
+              AND h.evidence_refs = w.evidence_refs AND h.access_profile = w.access_profile
+              AND h.valid_from IS NOT DISTINCT FROM w.valid_from
+              AND h.valid_until IS NOT DISTINCT FROM w.valid_until)
+    ), deleted AS (
+        DELETE FROM facts f USING gone g
+        WHERE f.tenant_id = v_tenant AND f.mode = g.mode AND f.subject = g.subject
+          AND f.relation = g.relation AND f.object = g.object
+    ), upserted AS (
+        INSERT INTO facts (tenant_id, mode, owner, subject, relation, object, source, via,
+                           evidence_refs, access_profile, valid_from, valid_until)
+        SELECT v_tenant, w.mode, w.owner, w.subject, w.relation, w.object, w.source, w.via,
+               w.evidence_refs, w.access_profile, w.valid_from, w.valid_until
+        FROM written w
+        ON CONFLICT (tenant_id, mode, subject, relation, object) DO UPDATE SET
+            owner = excluded.owner, source = excluded.source, via = excluded.via,
+            evidence_refs = excluded.evidence_refs, access_profile = excluded.access_profile,
+            valid_from = excluded.valid_from, valid_until = excluded.valid_until
+    ), changed AS (
+        SELECT 2::smallint AS op, g.* FROM gone g
+        UNION ALL
+        SELECT 1::smallint, w.* FROM written w
+    ), logged AS (
+        INSERT INTO fact_changes (tenant_id, mode, seq, ord, op, subject, relation, object,
+                                  source, via, evidence_refs, access_profile, valid_from,
+                                  valid_until, committed_at)
+        SELECT v_tenant, c.mode, p_seq,
+               row_number() OVER (PARTITION BY c.mode
+                                  ORDER BY c.op DESC, c.subject, c.relation, c.object),
+               c.op, c.subject, c.relation, c.object, c.source, c.via, c.evidence_refs,
+               c.access_profile, c.valid_from, c.valid_until, p_at
+        FROM changed c
+        WHERE p_log
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM changed) INTO v_changes;
+    IF p_log AND v_changes > 0 THEN
+        PERFORM pg_notify('identity_context_facts', v_tenant);
+    END IF;
+    RETURN v_changes;
+END
+$$;
+REVOKE ALL ON FUNCTION app_refresh_facts(bigint, timestamptz, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_refresh_facts(bigint, timestamptz, boolean)
+    TO identity_context_runtime;
+REVOKE ALL ON FUNCTION app_facts_of(text, smallint[], text[]) FROM PUBLIC;
+
+-- Rebuild every fact of the current tenant without logging changes (after
+-- the migration, and for data loaded by SQL).
+CREATE FUNCTION app_rebuild_facts() RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    v_tenant text := app_current_tenant();
+BEGIN
+    INSERT INTO fact_dirty
+        SELECT v_tenant, u.user_id FROM tenant_accounts u WHERE u.tenant_id = v_tenant
+        UNION SELECT v_tenant, g.group_id FROM groups g WHERE g.tenant_id = v_tenant
+        UNION SELECT v_tenant, s.scope_id FROM scopes s WHERE s.tenant_id = v_tenant
+        UNION SELECT v_tenant, f.owner FROM facts f WHERE f.tenant_id = v_tenant;
+    RETURN app_refresh_facts(0, now(), false);
+END
+$$;
+REVOKE ALL ON FUNCTION app_rebuild_facts() FROM PUBLIC;
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    PERFORM set_config('app.platform', 'on', true);
+    FOR t IN SELECT tenant_id FROM tenants LOOP
+        PERFORM set_config('app.tenant_id', t, true);
+        PERFORM app_rebuild_facts();
+    END LOOP;
+    PERFORM set_config('app.tenant_id', '', true);
+    PERFORM set_config('app.platform', '', true);
+END
+$$;
+
+-- Membership windows that open or close ----------------------------------------
+
+-- The tenants with a window due, for the job that records each as a change
+-- in its tenant's own unit of work.
+CREATE FUNCTION app_due_fact_windows(p_limit integer) RETURNS SETOF text
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT DISTINCT tenant_id FROM (
+        SELECT tenant_id FROM fact_timers WHERE due_at <= now() ORDER BY due_at LIMIT p_limit
+    ) due
+$$;
+REVOKE ALL ON FUNCTION app_due_fact_windows(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_due_fact_windows(integer) TO identity_context_runtime;
+
+-- In the tenant's transaction: mark the owners of its due windows for the
+-- refresh at commit; return how many windows were due.
+CREATE FUNCTION app_fire_fact_windows() RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    v_tenant text := app_current_tenant();
+    v_count integer;
+BEGIN
+    WITH due AS (
+        DELETE FROM fact_timers WHERE tenant_id = v_tenant AND due_at <= now() RETURNING owner
+    ), noted AS (
+        INSERT INTO fact_dirty SELECT DISTINCT v_tenant, owner FROM due RETURNING 1
+    )
+    SELECT count(*) INTO v_count FROM due;
+    RETURN v_count;
+END
+$$;
+REVOKE ALL ON FUNCTION app_fire_fact_windows() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_fire_fact_windows() TO identity_context_runtime;
+
+-- Retention -------------------------------------------------------------------
+
+-- Delete fact changes and outbox events older than p_keep, in every tenant,
+-- and remember per tenant the highest seq deleted. Returns the rows deleted.
+CREATE FUNCTION app_prune_fact_changes(p_keep interval) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    v_rows bigint;
+BEGIN
+    PERFORM set_config('app.platform', 'on', true);
+    WITH pruned AS (
+        DELETE FROM fact_changes WHERE committed_at < now() - p_keep
+        RETURNING tenant_id, seq
+    ), events AS (
+        DELETE FROM outbox_events WHERE created_at < now() - p_keep
+        RETURNING tenant_id, seq
+    ), highest AS (
+        SELECT tenant_id, max(seq) AS seq FROM (
+            SELECT * FROM pruned UNION ALL SELECT * FROM events
+        ) d GROUP BY tenant_id
+    ), kept AS (
+        INSERT INTO fact_retention (tenant_id, pruned_through)
+        SELECT tenant_id, seq FROM highest
+        ON CONFLICT (tenant_id) DO UPDATE
+            SET pruned_through = greatest(fact_retention.pruned_through, excluded.pruned_through)
+    )
+    SELECT (SELECT count(*) FROM pruned) + (SELECT count(*) FROM events) INTO v_rows;
+    PERFORM set_config('app.platform', '', true);
+    RETURN v_rows;
+END
+$$;
+REVOKE ALL ON FUNCTION app_prune_fact_changes(interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_prune_fact_changes(interval) TO identity_context_runtime;
