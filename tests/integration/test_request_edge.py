@@ -54,24 +54,6 @@ async def test_valid_token_and_tenant_reach_the_handler(
     assert info.domain == "identitycontext"
 
 
-async def test_rpcs_of_later_issues_answer_unimplemented(
-    running: RunningService, test_issuer: RsaTestIssuer
-) -> None:
-    from identitycontext.v1 import fact_export_pb2, fact_export_pb2_grpc
-
-    async with grpc.aio.insecure_channel(running.address) as channel:
-        stub = fact_export_pb2_grpc.FactExportServiceStub(channel)
-        with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await stub.GetFactsToken(
-                fact_export_pb2.GetFactsTokenRequest(),
-                metadata=[bearer(test_issuer.token()), TENANT],
-                timeout=10,
-            )
-    assert raised.value.code() is grpc.StatusCode.UNIMPLEMENTED
-    info, _ = rich_status(raised.value)
-    assert info is not None and info.reason == "NOT_IMPLEMENTED"
-
-
 async def test_missing_tenant_is_invalid_argument_tenant_context_missing(
     running: RunningService, test_issuer: RsaTestIssuer
 ) -> None:

@@ -175,9 +175,20 @@ async def test_a_change_whose_commit_answer_was_lost_is_retried_safely_with_its_
         if uow.context.request_id != request_id:
             await real_commit(uow)
             return
-        pid = uow.connection.info.backend_pid
+        conn = uow.connection
+        pid = conn.info.backend_pid
         await real_commit(uow)  # committed on the server...
         await admin_conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        # ...and the connection is gone before the pool gets it back (the
+        # termination is asynchronous: without this, the next request could
+        # be handed the dying connection)
+        for _ in range(500):
+            try:
+                await conn.execute("SELECT 1")
+            except psycopg.OperationalError:
+                break
+            await conn.rollback()
+            await asyncio.sleep(0.01)
         raise psycopg.OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(PostgresUnitOfWork, "commit", commit_then_die)

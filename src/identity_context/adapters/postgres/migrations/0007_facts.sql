@@ -60,12 +60,15 @@ CREATE TABLE fact_retention (
     pruned_through bigint NOT NULL DEFAULT 0
 );
 
--- Bookkeeping of the definer functions only (no grants, no row-level
--- security): the owners a transaction touched, consumed before it commits,
--- and the moments a membership window opens or closes.
+-- Bookkeeping of the definer functions only (no grants to the runtime role):
+-- the owners a transaction touched, consumed before it commits, and the
+-- moments a membership window opens or closes. Row-level security like every
+-- tenant table, plus a policy for the owner role whose definer functions keep
+-- them (rows written by SQL loads without a tenant context included).
 CREATE UNLOGGED TABLE fact_dirty (
     tenant_id text NOT NULL,
-    owner     text NOT NULL
+    owner     text NOT NULL,
+    PRIMARY KEY (tenant_id, owner)
 );
 CREATE TABLE fact_timers (
     tenant_id text NOT NULL,
@@ -79,7 +82,8 @@ DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['facts', 'fact_changes', 'fact_retention'] LOOP
+    FOREACH t IN ARRAY ARRAY['facts', 'fact_changes', 'fact_retention', 'fact_dirty',
+                             'fact_timers'] LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
         EXECUTE format(
@@ -89,6 +93,9 @@ BEGIN
 END
 $$;
 GRANT SELECT ON facts, fact_changes, fact_retention TO identity_context_runtime;
+
+CREATE POLICY fact_bookkeeping ON fact_dirty TO CURRENT_USER USING (true) WITH CHECK (true);
+CREATE POLICY fact_bookkeeping ON fact_timers TO CURRENT_USER USING (true) WITH CHECK (true);
 
 -- The pruning job works across tenants (definer functions below).
 CREATE POLICY fact_pruning_definer ON fact_changes TO CURRENT_USER
@@ -133,7 +140,8 @@ BEGIN
         -- memberships of service principals carry no facts
         IF who IS NOT NULL THEN
             INSERT INTO fact_dirty VALUES (
-                CASE WHEN r.i = 1 THEN OLD.tenant_id ELSE NEW.tenant_id END, who);
+                CASE WHEN r.i = 1 THEN OLD.tenant_id ELSE NEW.tenant_id END, who)
+                ON CONFLICT DO NOTHING;
         END IF;
     END LOOP;
     RETURN NULL;
@@ -330,7 +338,8 @@ BEGIN
         SELECT v_tenant, u.user_id FROM tenant_accounts u WHERE u.tenant_id = v_tenant
         UNION SELECT v_tenant, g.group_id FROM groups g WHERE g.tenant_id = v_tenant
         UNION SELECT v_tenant, s.scope_id FROM scopes s WHERE s.tenant_id = v_tenant
-        UNION SELECT v_tenant, f.owner FROM facts f WHERE f.tenant_id = v_tenant;
+        UNION SELECT v_tenant, f.owner FROM facts f WHERE f.tenant_id = v_tenant
+        ON CONFLICT DO NOTHING;
     RETURN app_refresh_facts(0, now(), false);
 END
 $$;
@@ -374,7 +383,8 @@ BEGIN
     WITH due AS (
         DELETE FROM fact_timers WHERE tenant_id = v_tenant AND due_at <= now() RETURNING owner
     ), noted AS (
-        INSERT INTO fact_dirty SELECT DISTINCT v_tenant, owner FROM due RETURNING 1
+        INSERT INTO fact_dirty SELECT DISTINCT v_tenant, owner FROM due
+            ON CONFLICT DO NOTHING RETURNING 1
     )
     SELECT count(*) INTO v_count FROM due;
     RETURN v_count;
