@@ -11,7 +11,7 @@ import secrets
 import sys
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,7 @@ from identity_context.application.tenants import Tenants
 from identity_context.config import ConfigError, Settings
 from identity_context.domain.changes import Change, ChangeContext, Decision
 from identity_context.domain.diagnostics import Report
+from identity_context.domain.facts import ExportMode, Fact, FactFilter
 from identity_context.domain.identifiers import PLATFORM_TENANT, TenantId, parse_user_ref
 from identity_context.domain.tenancy import AccountState
 
@@ -580,6 +581,37 @@ async def diagnose_directly(settings: Settings, tenant: TenantId) -> Report:
     finally:
         if isinstance(authorization, AuthZenClient):
             await authorization.close()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+async def export_facts_directly(
+    settings: Settings,
+    tenant: TenantId,
+    mode: ExportMode,
+    sink: Callable[[list[Fact]], None],
+    *,
+    batch_size: int = 5000,
+) -> int:
+    """Hand every fact of *tenant* at one snapshot to *sink*, batch by batch; return the seq.
+
+    The operator's tool, like ``diagnose``: whoever holds the database settings
+    may export any tenant; no token and no policy decision.
+    """
+    embedded = EmbeddedPostgres(settings.data_dir) if settings.embedded_store else None
+    try:
+        urls = await resolve_store(settings, embedded)
+        pool = await open_pool(urls.runtime_url, min_size=1, max_size=1)
+        feed = PgFactFeed(pool, urls.runtime_url, resume_window_s=0)
+        try:
+            async with feed.export(tenant, mode, FactFilter()) as snapshot:
+                async for batch in snapshot.batches(batch_size):
+                    sink(batch)
+                return snapshot.seq
+        finally:
+            await feed.close()
+            await pool.close()
+    finally:
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
 

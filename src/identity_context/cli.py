@@ -1,4 +1,5 @@
-"""The ``identity-context`` command: serve, migrate, health, dev-token, bootstrap, diagnose."""
+"""The ``identity-context`` command: serve, migrate, health, dev-token, bootstrap, diagnose,
+export."""
 
 from __future__ import annotations
 
@@ -303,6 +304,43 @@ def _cmd_authz_selftest(options: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_export(options: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from identity_context.adapters.openfga import model, tuple_of
+    from identity_context.bootstrap import configure_logging, export_facts_directly
+    from identity_context.domain.errors import IdentityContextError, InvalidArgument
+    from identity_context.domain.facts import ExportMode, Fact
+    from identity_context.domain.identifiers import parse_tenant_id
+
+    try:
+        tenant = parse_tenant_id(options.tenant, field="tenant")
+    except InvalidArgument as exc:
+        print(f"identity-context: {exc.message}", file=sys.stderr)
+        return EXIT_CONFIG
+    relations: set[str] = set()
+    out = sys.stdout
+
+    def sink(batch: list[Fact]) -> None:
+        if options.format == "openfga-model":
+            relations.update(f.relation for f in batch if f.object.split(":", 1)[0] != "group")
+            return
+        for fact in batch:
+            out.write(json.dumps(tuple_of(fact), separators=(",", ":")) + "\n")
+
+    configure_logging(settings)
+    mode = ExportMode[options.mode.upper()]
+    try:
+        seq = asyncio.run(export_facts_directly(settings, tenant, mode, sink))
+    except IdentityContextError as exc:
+        print(f"identity-context: {exc.message}", file=sys.stderr)
+        return 1
+    if options.format == "openfga-model":
+        out.write(model(relations))
+    print(f"exported {tenant} at seq {seq}", file=sys.stderr)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="identity-context",
@@ -343,6 +381,17 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--token", help="bearer token (default: IDENTITY_CONTEXT_TOKEN)")
     diagnose.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
     diagnose.set_defaults(run=_cmd_diagnose)
+    export = commands.add_parser(
+        "export",
+        help="print a tenant's access-control facts as OpenFGA tuples (JSON lines), or the"
+        " OpenFGA model that fits them; reads the configured database directly",
+    )
+    export.add_argument("--tenant", required=True, help="tenant:<slug>")
+    export.add_argument(
+        "--format", choices=["openfga-tuples", "openfga-model"], default="openfga-tuples"
+    )
+    export.add_argument("--mode", choices=["native", "flattened"], default="native")
+    export.set_defaults(run=_cmd_export)
     selftest = commands.add_parser(
         "authz-selftest",
         help="ask the configured policy engine the manifest's known cases; exit 1 on a wrong one",

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import random
 import secrets
+import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -22,7 +25,7 @@ from identitycontext.v1 import (
     membership_pb2,
     tenant_admin_pb2,
 )
-from support import rich_status
+from support import cli, rich_status, tool
 from world import Caller, World, onboard
 
 AC, MS, TA = "ActiveContextService", "MembershipService", "TenantAdminService"
@@ -653,3 +656,281 @@ async def test_too_many_streams_for_one_tenant_is_resource_exhausted(feed: Feed)
     again = feed.watch(NATIVE, token)
     assert (await again.read()).HasField("heartbeat")
     again.cancel()
+
+
+# ---- retention, stream limits and shutdown (a server and database of their own) -----------
+
+
+@dataclass
+class Short:
+    """A server with a 1 s retention and 3 s streams, on a database of its own."""
+
+    running: Any
+    world: World
+    feed: Feed
+
+
+@pytest.fixture(scope="module")
+async def short(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from conftest import make_database, start_service
+    from world import build_world
+
+    from identity_context.config import Settings
+
+    database = await make_database(pg_admin_url)
+    settings = Settings(
+        listen="127.0.0.1:0",
+        data_dir=tmp_path_factory.mktemp("short"),
+        database_url=database.runtime_url,
+        migration_database_url=database.migration_url,
+        shutdown_grace_s=1.0,
+        shutdown_pause_s=0,
+        fact_retention_s=1.0,
+        fact_job_s=0.1,
+        fact_stream_max_s=3.0,
+    )
+    running = await start_service(settings)
+    try:
+        world = await build_world(settings, running.address)
+        yield Short(running, world, await _feed(world, users=2))
+        await world.channel.close()
+    finally:
+        await running.service.stop()
+
+
+async def test_a_token_older_than_the_retained_changes_is_expired(short: Short) -> None:
+    feed = short.feed
+    _, token, _ = await feed.export(NATIVE)
+    await feed.grant(feed.users[0], "viewer", feed.realm)  # a change after the token
+    for _ in range(100):  # until the pruning job (every 0.25 s here) passed the token
+        await asyncio.sleep(0.1)
+        stream = feed.watch(NATIVE, token)
+        try:
+            message = await stream.read()
+        except grpc.aio.AioRpcError as error:
+            info, _ = rich_status(error)
+            assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert info is not None and info.reason == "TOKEN_EXPIRED"
+            break
+        finally:
+            stream.cancel()
+        assert message.HasField("change")  # still retained: delivered
+    else:
+        raise AssertionError("the token never expired")
+    # a fresh export's token is good again
+    _, fresh, _ = await feed.export(NATIVE)
+    stream = feed.watch(NATIVE, fresh)
+    assert (await stream.read()).HasField("heartbeat")
+    stream.cancel()
+
+
+async def test_a_stream_ends_at_its_maximum_duration_after_a_last_heartbeat(short: Short) -> None:
+    feed = short.feed
+    _, token, _ = await feed.export(NATIVE)
+    stream = feed.watch(NATIVE, token)
+    last: fx.WatchFactsResponse | None = None
+    with pytest.raises(grpc.aio.AioRpcError) as ended:
+        async with asyncio.timeout(20):
+            while (message := await stream.read()) is not grpc.aio.EOF:
+                last = message
+    assert ended.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert last is not None and last.HasField("heartbeat") and last.facts_token
+
+
+async def test_shutdown_ends_watches_with_the_last_token(
+    pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from conftest import make_database, start_service
+    from world import build_world
+
+    from identity_context.config import Settings
+
+    database = await make_database(pg_admin_url)
+    settings = Settings(
+        listen="127.0.0.1:0",
+        data_dir=tmp_path_factory.mktemp("shutdown"),
+        database_url=database.runtime_url,
+        migration_database_url=database.migration_url,
+        shutdown_grace_s=5.0,
+        shutdown_pause_s=0,
+    )
+    running = await start_service(settings)
+    stopping = None
+    try:
+        world = await build_world(settings, running.address)
+        feed = await _feed(world, users=1)
+        _, token, _ = await feed.export(NATIVE)
+        stream = feed.watch(NATIVE, token, heartbeat_s=60)
+        materialized = Materialized()
+        first = await stream.read()
+        materialized.position = (first.previous.seq, first.previous.change)
+        materialized.apply(first)
+        await feed.grant(feed.users[0], "viewer", feed.realm)
+        materialized.apply(await stream.read())  # the change
+        stopping = asyncio.ensure_future(running.service.stop())
+        with pytest.raises(grpc.aio.AioRpcError) as ended:
+            async with asyncio.timeout(10):
+                while (message := await stream.read()) is not grpc.aio.EOF:
+                    materialized.apply(message)
+                    assert message.HasField("heartbeat")
+        assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert materialized.messages == 3  # the last heartbeat carries the position
+        await stopping
+        await world.channel.close()
+    finally:
+        if stopping is None:
+            await running.service.stop()
+
+
+# ---- the real OpenFGA evaluator ------------------------------------------------------------
+
+
+def _export_cli(database: Any, tmp_path: Path, *args: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("IDENTITY_CONTEXT_")}
+    done = subprocess.run(
+        [*cli(), "export", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={
+            **clean,
+            "IDENTITY_CONTEXT_DATABASE_URL": database.runtime_url,
+            "IDENTITY_CONTEXT_DATA_DIR": str(tmp_path / "cli"),
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def _expected(
+    feed: Feed, users: list[str], scopes: dict[str, str | None]
+) -> dict[tuple[str, str, str], bool]:
+    """(user, relation, object) -> allowed, from the service's own ListMemberships."""
+    memberships = []
+    token = ""
+    while True:
+        page = await feed.admin.call(
+            MS,
+            "ListMemberships",
+            mb.ListMembershipsRequest(
+                state=mb.MEMBERSHIP_STATE_ACTIVE, page_size=1000, page_token=token
+            ),
+            tenant=feed.tenant,
+        )
+        memberships += list(page.memberships)
+        if not (token := page.next_page_token):
+            break
+    members = await feed.admin.call(
+        MS, "ListGroupMembers", mb.ListGroupMembersRequest(group_id=feed.group), tenant=feed.tenant
+    )
+    in_group = {m.user_id for m in members.group_members}
+
+    def ancestors(obj: str) -> list[str]:
+        chain: list[str] = [obj]
+        while (parent := scopes.get(chain[-1])) is not None:
+            chain.append(parent)
+        return chain
+
+    relations = {m.relation for m in memberships}
+    expected = {}
+    for user in users:
+        for obj in scopes:
+            for relation in relations:
+                expected[(user, relation, obj)] = any(
+                    m.relation == relation
+                    and m.object in ancestors(obj)
+                    and (m.subject == user or (m.subject == feed.group and user in in_group))
+                    for m in memberships
+                )
+    return expected
+
+
+def _fga_run(
+    directory: Path, model: str, tuples: str, expected: dict[tuple[str, str, str], bool]
+) -> subprocess.CompletedProcess[str]:
+    (directory / "model.fga").write_text(model)
+    (directory / "tuples.jsonl").write_text(tuples)
+    checks: dict[tuple[str, str], dict[str, bool]] = {}
+    for (user, relation, obj), allowed in expected.items():
+        checks.setdefault((user, obj), {})[relation] = allowed
+    lines = [
+        "name: identity-context export",
+        "model_file: ./model.fga",
+        "tuple_file: ./tuples.jsonl",
+        "tests:",
+        "  - name: memberships",
+        "    check:",
+    ]
+    for (user, obj), assertions in sorted(checks.items()):
+        lines += [f"      - user: {user}", f"        object: {obj}", "        assertions:"]
+        lines += [f"          {rel}: {str(ok).lower()}" for rel, ok in sorted(assertions.items())]
+    (directory / "facts.fga.yaml").write_text("\n".join(lines) + "\n")
+    return subprocess.run(
+        [tool("fga"), "model", "test", "--tests", str(directory / "facts.fga.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _fga_test(
+    directory: Path, model: str, tuples: str, expected: dict[tuple[str, str, str], bool]
+) -> str:
+    done = _fga_run(directory, model, tuples, expected)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("mode", ["native", "flattened"])
+async def test_an_export_fed_to_the_real_openfga_evaluator_answers_like_the_service(
+    feed: Feed, database: Any, tmp_path: Path, mode: str
+) -> None:
+    ann, bob, cid, dan = feed.users
+    await feed.grant(ann, "editor", feed.realm)  # inherited by the area and the asset
+    await feed.grant(feed.group, "viewer", feed.area)  # group-held, nested scope
+    await feed.grant(cid, "viewer", feed.asset)
+    revoked_later = await feed.grant(dan, "editor", feed.area)
+    await feed.join(bob)
+    await feed.join(cid)
+    await feed.wear(ann, feed.area)
+    scopes: dict[str, str | None] = {
+        feed.tenant: None,
+        feed.realm: feed.tenant,
+        feed.area: feed.realm,
+        feed.asset: feed.area,
+    }
+    users = feed.users
+    model = _export_cli(database, tmp_path, "--tenant", feed.tenant, "--format", "openfga-model")
+    tuples = _export_cli(database, tmp_path, "--tenant", feed.tenant, "--mode", mode)
+    assert len(tuples.splitlines()) < 10_000
+    if mode == "native":
+        assert f'"user":"{feed.group}#member"' in tuples
+    expected = await _expected(feed, users, scopes)
+    # the hat: worn on the area, so on the asset below it, not on the realm above
+    expected |= {
+        (ann, "wears", feed.area): True,
+        (ann, "wears", feed.asset): True,
+        (ann, "wears", feed.realm): False,
+        (bob, "wears", feed.area): False,
+    }
+    assert expected[(bob, "viewer", feed.asset)] and not expected[(bob, "viewer", feed.realm)]
+    assert expected[(dan, "editor", feed.asset)]
+    work = tmp_path / "fga"
+    work.mkdir()
+    report = _fga_test(work, model, tuples, expected)
+    assert f"Checks {len(expected)}/{len(expected)} passing" in report
+
+    # after a revocation, a re-export flips the corresponding checks
+    await feed.revoke(revoked_later)
+    tuples = _export_cli(database, tmp_path, "--tenant", feed.tenant, "--mode", mode)
+    after = await _expected(feed, users, scopes) | {
+        k: v for k, v in expected.items() if k[1] == "wears"
+    }
+    assert not after[(dan, "editor", feed.asset)]
+    report = _fga_test(work, model, tuples, after)
+    assert f"Checks {len(after)}/{len(after)} passing" in report
+    # and the answers before the revocation no longer hold against the new export
+    stale = _fga_run(work, model, tuples, expected)
+    assert stale.returncode != 0 and "failing" in (stale.stdout + stale.stderr).lower()

@@ -38,6 +38,6 @@ PLATFORM_ROLES: tuple[str, ...] = (BREAK_GLASS, FACT_CONSUMER, GATEWAY, PLATFORM
 TENANT_ROLES: tuple[str, ...] = (GATEWAY, TENANT_ADMIN)
 
 # Relations the fact stream derives and no membership may use: `wears` (the
-# active hat on its scope) would be indistinguishable from a membership of
-# that name in an authorization engine.
-FACT_RELATIONS: frozenset[str] = frozenset({"wears"})
+# active hat on its scope) and `parent` (a scope's place in the tree) would be
+# indistinguishable from a membership of that name in an authorization engine.
+FACT_RELATIONS: frozenset[str] = frozenset({"wears", "parent"})

@@ -336,6 +336,8 @@ class PgFactFeed:
         """Delete fact changes and outbox events older than *keep*; return the rows deleted."""
         try:
             async with self._pool.connection() as conn:
+                if conn.read_only is not None:  # a read left it read-only
+                    await conn.set_read_only(None)
                 row = await (
                     await conn.execute("SELECT app_prune_fact_changes(%s)", (keep,))
                 ).fetchone()
