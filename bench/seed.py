@@ -6,7 +6,9 @@
 user. The other tenants have 50 users each. For the hot path,
 ``tenant:bench-00`` has 20 access profiles, and every 4th user factor
 evidence and an active hat (one of the profiles, on the scope where they are
-an editor); ``service:bench-gw`` holds ``gateway`` on tenant:platform. Audit
+an editor); ``service:bench-gw`` holds ``gateway`` and ``service:bench-fc``
+``fact-consumer`` on tenant:platform. The access-control facts of the seeded
+rows are built once at the end (``app_rebuild_facts``). Audit
 records are not written for seeded rows (the benchmark measures the request
 path, not the seeding).
 """
@@ -22,6 +24,7 @@ BIG_USERS = 10_000
 SMALL_USERS = 50
 GROUPS = 100
 GATEWAY = "service:bench-gw"
+FACT_CONSUMER = "service:bench-fc"
 HAT_SHARE = 4  # every 4th user of the big tenant wears a hat
 
 
@@ -156,6 +159,20 @@ INSERT INTO active_contexts (tenant_id, user_id, access_profile_id, scope_id, re
     LEFT JOIN scopes r ON r.tenant_id = s.tenant_id AND r.kind = 'realm'
          AND r.scope_id IN (p.scope_id, p.parent_scope_id)
     ON CONFLICT DO NOTHING;
+INSERT INTO memberships (tenant_id, membership_id, subject_service_id, relation)
+    VALUES ('tenant:platform', 'm-bench-fc', 'service:bench-fc', 'fact-consumer')
+    ON CONFLICT DO NOTHING;
+-- the access-control facts of the seeded rows (the service keeps them from here on)
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOR t IN SELECT tenant_id FROM tenants LOOP
+        PERFORM set_config('app.tenant_id', t, true);
+        PERFORM app_rebuild_facts();
+    END LOOP;
+END
+$$;
 CREATE TABLE IF NOT EXISTS bench_floor_writes (id bigserial PRIMARY KEY, payload text NOT NULL);
 GRANT ALL ON bench_floor_writes TO PUBLIC;
 ANALYZE;

@@ -59,13 +59,13 @@ from identity_context.application.hats import HatExpiry, Hats
 from identity_context.application.identity_contexts import IdentityContexts
 from identity_context.application.memberships import MembershipAdministration
 from identity_context.application.pagination import PageTokens
-from identity_context.application.ports import Clock, FactFeed, Store, UnitOfWork
+from identity_context.application.ports import Clock, EncodedFacts, FactFeed, Store, UnitOfWork
 from identity_context.application.profiles import Profiles
 from identity_context.application.tenants import Tenants
 from identity_context.config import ConfigError, Settings
 from identity_context.domain.changes import Change, ChangeContext, Decision
 from identity_context.domain.diagnostics import Report
-from identity_context.domain.facts import ExportMode, Fact, FactFilter
+from identity_context.domain.facts import ExportMode, FactFilter
 from identity_context.domain.identifiers import PLATFORM_TENANT, TenantId, parse_user_ref
 from identity_context.domain.tenancy import AccountState
 
@@ -589,7 +589,7 @@ async def export_facts_directly(
     settings: Settings,
     tenant: TenantId,
     mode: ExportMode,
-    sink: Callable[[list[Fact]], None],
+    sink: Callable[[EncodedFacts], None],
     *,
     batch_size: int = 5000,
 ) -> int:

@@ -307,10 +307,13 @@ def _cmd_authz_selftest(options: argparse.Namespace, settings: Settings) -> int:
 def _cmd_export(options: argparse.Namespace, settings: Settings) -> int:
     import json
 
-    from identity_context.adapters.openfga import model, tuple_of
+    from identitycontext.v1 import fact_export_pb2
+
+    from identity_context.adapters.openfga import model
+    from identity_context.application.ports import EncodedFacts
     from identity_context.bootstrap import configure_logging, export_facts_directly
     from identity_context.domain.errors import IdentityContextError, InvalidArgument
-    from identity_context.domain.facts import ExportMode, Fact
+    from identity_context.domain.facts import ExportMode
     from identity_context.domain.identifiers import parse_tenant_id
 
     try:
@@ -321,12 +324,14 @@ def _cmd_export(options: argparse.Namespace, settings: Settings) -> int:
     relations: set[str] = set()
     out = sys.stdout
 
-    def sink(batch: list[Fact]) -> None:
+    def sink(batch: EncodedFacts) -> None:
+        facts = fact_export_pb2.ExportFactsResponse.FromString(batch.payload).facts
         if options.format == "openfga-model":
-            relations.update(f.relation for f in batch if f.object.split(":", 1)[0] != "group")
+            relations.update(f.relation for f in facts if not f.object.startswith("group:"))
             return
-        for fact in batch:
-            out.write(json.dumps(tuple_of(fact), separators=(",", ":")) + "\n")
+        for fact in facts:  # the OpenFGA tuple of a fact (adapters/openfga)
+            tuple_ = {"user": fact.subject, "relation": fact.relation, "object": fact.object}
+            out.write(json.dumps(tuple_, separators=(",", ":")) + "\n")
 
     configure_logging(settings)
     mode = ExportMode[options.mode.upper()]

@@ -28,6 +28,9 @@ from identitycontext.v1 import (
 from support import cli, rich_status, tool
 from world import Caller, World, onboard
 
+from identity_context.api.mappers import fact_pb
+from identity_context.domain.facts import Fact, FactSource
+
 AC, MS, TA = "ActiveContextService", "MembershipService", "TenantAdminService"
 ac, mb, ta, fx = active_context_pb2, membership_pb2, tenant_admin_pb2, fact_export_pb2
 PLATFORM = "tenant:platform"
@@ -934,3 +937,68 @@ async def test_an_export_fed_to_the_real_openfga_evaluator_answers_like_the_serv
     # and the answers before the revocation no longer hold against the new export
     stale = _fga_run(work, model, tuples, expected)
     assert stale.returncode != 0 and "failing" in (stale.stdout + stale.stderr).lower()
+
+
+async def test_relations_the_stream_derives_cannot_be_granted(feed: Feed) -> None:
+    for reserved in ("wears", "parent"):
+        code, _ = await feed.admin.fails(
+            MS,
+            "GrantMembership",
+            mb.GrantMembershipRequest(subject=feed.users[0], relation=reserved, object=feed.realm),
+            tenant=feed.tenant,
+        )
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+    await feed.grant(feed.users[0], "wearer", feed.realm)  # a look-alike is just a relation
+
+
+@pytest.mark.parametrize(
+    "fact",
+    [
+        Fact("tenant:acme", "user:a", "editor", "realm:acme/r", FactSource.DIRECT),
+        Fact(
+            "tenant:acme",
+            "user:ünï",
+            "viewer",
+            "asset:acme/r/s/" + "x" * 200,
+            FactSource.GROUP,
+            via=("group:acme/a", "group:acme/b"),
+            valid_from=dt.datetime(1969, 7, 20, 20, 17, 40, 123456, tzinfo=dt.UTC),
+            valid_until=dt.datetime(2999, 1, 1, tzinfo=dt.UTC),
+        ),
+        Fact(
+            "tenant:acme",
+            "user:a",
+            "wears",
+            "tenant:acme",
+            FactSource.ACTIVE_CONTEXT,
+            evidence_refs=("ev-1", ""),
+            access_profile="profile:acme/editor",
+            valid_from=dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+            valid_until=dt.datetime(2026, 11, 23, 12, 0, 0, 1, tzinfo=dt.UTC),
+        ),
+        Fact("tenant:acme", "tenant:acme", "parent", "realm:acme/r", FactSource.SCOPE),
+    ],
+    ids=["plain", "flattened", "hat", "scope"],
+)
+async def test_the_database_encodes_a_fact_exactly_as_the_protobuf_runtime(
+    admin_conn: Any, fact: Fact
+) -> None:
+    row = await (
+        await admin_conn.execute(
+            "SELECT app_pb_fact(%s, %s, %s, %s, %s::smallint, %s::text[], %s::text[], %s, %s, %s)",
+            (
+                fact.tenant_id,
+                fact.subject,
+                fact.relation,
+                fact.object,
+                int(fact.source),
+                list(fact.via),
+                list(fact.evidence_refs),
+                fact.access_profile,
+                fact.valid_from,
+                fact.valid_until,
+            ),
+        )
+    ).fetchone()
+    expected = fx.ExportFactsResponse(facts=[fact_pb(fact)]).SerializeToString()
+    assert bytes(row[0]) == expected

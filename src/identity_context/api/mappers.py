@@ -665,15 +665,16 @@ def fact_pb(fact: StreamFact) -> common_pb2.AccessControlFact:
     return message
 
 
-def export_batch_pb(batch: ExportBatch) -> fact_export_pb2.ExportFactsResponse:
-    """Map one export message."""
-    return fact_export_pb2.ExportFactsResponse(
-        facts=[fact_pb(f) for f in batch.facts],
+def export_batch_bytes(batch: ExportBatch) -> bytes:
+    """One export message, serialized: the facts as the store encoded them (field 1),
+    then the other fields (a message's fields may come in any order)."""
+    rest = fact_export_pb2.ExportFactsResponse(
         facts_token=batch.facts_token,
         resume_cursor=batch.resume_cursor,
         last=batch.last,
         snapshot_seq=batch.snapshot_seq,
-    )
+    ).SerializeToString()
+    return batch.facts.payload + rest if batch.facts is not None else rest
 
 
 def position_pb(position: Position) -> fact_export_pb2.FactsPosition:

@@ -103,21 +103,32 @@ def _deterministic(message: Any) -> bytes:
     return data
 
 
+def _passthrough(message: Any) -> bytes:
+    """Serialize a response the servicer may already have serialized."""
+    return message if isinstance(message, bytes) else bytes(message.SerializeToString())
+
+
 def _add_deterministic(
     add: Callable[[Any, Any], None],
     servicer: object,
     server: grpc.aio.Server,
     *,
-    methods: tuple[str, ...],
+    methods: tuple[str, ...] = (),
+    passthrough: tuple[str, ...] = (),
 ) -> None:
     """Register a service whose *methods* answer with deterministic serialization (map
-    entries, e.g. a Struct's keys, sorted): the same answer is the same bytes."""
+    entries, e.g. a Struct's keys, sorted): the same answer is the same bytes; and whose
+    *passthrough* methods may answer with bytes already serialized."""
     caught = _Handlers()
     add(servicer, caught)
     handlers = caught.handlers
     for method in methods:
         handlers[method] = handlers[method]._replace(  # type: ignore[attr-defined]
             response_serializer=_deterministic
+        )
+    for method in passthrough:
+        handlers[method] = handlers[method]._replace(  # type: ignore[attr-defined]
+            response_serializer=_passthrough
         )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(caught.name, handlers),))
     server.add_registered_method_handlers(caught.name, handlers)
@@ -180,8 +191,11 @@ def build_server(
         server,
         methods=("ProjectClaims",),
     )
-    fact_export_pb2_grpc.add_FactExportServiceServicer_to_server(
-        FactExportServicer(use_cases.facts), server
+    _add_deterministic(
+        fact_export_pb2_grpc.add_FactExportServiceServicer_to_server,
+        FactExportServicer(use_cases.facts),
+        server,
+        passthrough=("ExportFacts",),
     )
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection_pb2_grpc.add_ServerReflectionServicer_to_server(

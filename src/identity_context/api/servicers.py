@@ -520,14 +520,16 @@ class FactExportServicer(fact_export_pb2_grpc.FactExportServiceServicer):
 
     async def ExportFacts(
         self, request: fx.ExportFactsRequest, context: Context
-    ) -> AsyncIterator[fx.ExportFactsResponse]:
+    ) -> AsyncIterator[bytes]:
+        """Yields serialized messages (the server registers this method with a pass-through
+        serializer: the facts come encoded from the store)."""
         facts = self._stream()
         mode = m.export_mode(request.mode)
         filt = m.fact_filter(request.filter)
         async for batch in facts.export(
             m.invocation(context), mode, filt, request.batch_size, request.resume_cursor
         ):
-            yield m.export_batch_pb(batch)
+            yield m.export_batch_bytes(batch)
 
     async def WatchFacts(
         self, request: fx.WatchFactsRequest, context: Context

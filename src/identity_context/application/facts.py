@@ -29,7 +29,13 @@ from identity_context.application.authorization import Target
 from identity_context.application.guarded import Guarded
 from identity_context.application.invocation import Invocation
 from identity_context.application.pagination import PageTokens
-from identity_context.application.ports import FactFeed, FactSnapshot, Store, UnitOfWork
+from identity_context.application.ports import (
+    EncodedFacts,
+    FactFeed,
+    FactSnapshot,
+    Store,
+    UnitOfWork,
+)
 from identity_context.domain.changes import Change, ChangeContext, Decision
 from identity_context.domain.errors import (
     ErrorReason,
@@ -44,7 +50,6 @@ from identity_context.domain.facts import (
     DEFAULT_EXPORT_BATCH,
     MAX_EXPORT_BATCH,
     ExportMode,
-    Fact,
     FactChange,
     FactFilter,
     Position,
@@ -81,9 +86,9 @@ class FactStreamLimits:
 
 @dataclass(frozen=True, slots=True)
 class ExportBatch:
-    """One message of an export."""
+    """One message of an export: its facts as the store encoded them, and where it ends."""
 
-    facts: list[Fact]
+    facts: EncodedFacts | None
     facts_token: str
     resume_cursor: str
     last: bool
@@ -279,7 +284,7 @@ class FactStream:
             ) as snap:
                 token = self._token(inv.tenant, chosen, filt, Position(snap.seq))
                 key = after
-                pending: list[Fact] | None = None
+                pending: EncodedFacts | None = None
                 async for batch in snap.batches(size):
                     if pending is not None:
                         yield self._batch(
@@ -298,9 +303,7 @@ class FactStream:
                         if (exceeded := self._too_long(started)) is not None:
                             raise exceeded
                     pending = batch
-                    key = batch[-1].key
-                if pending is None:  # nothing (left) to export: one empty last message
-                    pending = []
+                    key = batch.last_key
                 yield self._batch(
                     tenant=inv.tenant,
                     mode=chosen,
@@ -311,6 +314,7 @@ class FactStream:
                     last=True,
                     key=key,
                 )
+                snap.complete()
         finally:
             release()
 
@@ -322,11 +326,11 @@ class FactStream:
         filt: FactFilter,
         snap: FactSnapshot,
         token: str,
-        facts: list[Fact],
+        facts: EncodedFacts | None,
         last: bool,
         key: tuple[str, str, str] = ("", "", ""),
     ) -> ExportBatch:
-        at = facts[-1].key if facts else key
+        at = facts.last_key if facts is not None else key
         cursor = self._cursor(tenant, mode, filt, (snap.snapshot_id, snap.seq), at)
         return ExportBatch(facts, token, cursor, last, snap.seq)
 

@@ -21,7 +21,7 @@ from identity_context.domain.directory import (
     ProfileValue,
     Scope,
 )
-from identity_context.domain.facts import ExportMode, Fact, FactChange, FactFilter, Position
+from identity_context.domain.facts import ExportMode, FactChange, FactFilter, Position
 from identity_context.domain.hats import (
     ActiveHat,
     Approval,
@@ -47,6 +47,7 @@ __all__ = [
     "AuditRepository",
     "CatalogEntry",
     "ChangeBatch",
+    "EncodedFacts",
     "FactFeed",
     "FactSnapshot",
     "FactWindowRepository",
@@ -461,6 +462,16 @@ class FactWindowRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedFacts:
+    """One export batch as the store keeps it: the facts in the contract's wire encoding
+    (``ExportFactsResponse.facts``, field 1, ready to send), how many, and the last key."""
+
+    payload: bytes
+    count: int
+    last_key: tuple[str, str, str]
+
+
 class FactSnapshot(Protocol):
     """An export's consistent snapshot of a tenant's facts."""
 
@@ -474,8 +485,12 @@ class FactSnapshot(Protocol):
         """The id by which another transaction can continue at this snapshot."""
         ...
 
-    def batches(self, size: int) -> AsyncIterator[list[Fact]]:
+    def batches(self, size: int) -> AsyncIterator[EncodedFacts]:
         """The facts in key order, *size* per batch (the last may be shorter)."""
+        ...
+
+    def complete(self) -> None:
+        """The export was delivered whole (otherwise the snapshot is kept for a resume)."""
         ...
 
 

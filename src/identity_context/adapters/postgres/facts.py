@@ -32,7 +32,7 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from identity_context.adapters.postgres.errors import to_domain_error
-from identity_context.application.ports import ChangeBatch
+from identity_context.application.ports import ChangeBatch, EncodedFacts
 from identity_context.domain.errors import (
     ErrorReason,
     FailedPrecondition,
@@ -63,10 +63,12 @@ _FILTERS = (
     " AND (cardinality(%(sources)s::smallint[]) = 0 OR source = ANY(%(sources)s::smallint[]))"
 )
 _EXPORT = (
-    f"DECLARE facts_export NO SCROLL CURSOR FOR SELECT {_FACT_COLUMNS} FROM facts"  # noqa: S608
-    " WHERE tenant_id = %(tenant)s AND mode = %(mode)s"
+    "DECLARE facts_export NO SCROLL CURSOR FOR SELECT pb, subject, relation, object"
+    " FROM facts WHERE tenant_id = %(tenant)s AND mode = %(mode)s"
     " AND (subject, relation, object) > (%(subject)s, %(relation)s, %(object)s)"
-    f"{_FILTERS} ORDER BY subject, relation, object"
+    " AND (cardinality(%(relations)s::text[]) = 0 OR relation = ANY(%(relations)s::text[]))"
+    " AND (cardinality(%(sources)s::smallint[]) = 0 OR source = ANY(%(sources)s::smallint[]))"
+    " ORDER BY subject, relation, object"
 )
 _CHANGES = (
     "SELECT t.last_seq, coalesce(r.pruned_through, 0), c.seq, c.ord, c.op, c.committed_at,"
@@ -117,16 +119,41 @@ class PgFactSnapshot:
     _conn: psycopg.AsyncConnection[Any]
     finished: bool = field(default=False)
 
-    async def batches(self, size: int) -> AsyncIterator[list[Fact]]:
-        """Yield the facts in key order, *size* per batch, reading one batch ahead at most."""
-        fetch = f"FETCH FORWARD {int(size)} FROM facts_export"
-        while True:
-            rows = await (await self._conn.execute(fetch)).fetchall()
-            if rows:
-                yield [_fact(self.tenant, row) for row in rows]
-            if len(rows) < size:
-                self.finished = True
-                return
+    def complete(self) -> None:
+        """The consumer received the last message: nothing to keep for a resume."""
+        self.finished = True
+
+    async def _fetch(self, size: int) -> EncodedFacts | None:
+        cursor = self._conn.cursor(binary=True)
+        await cursor.execute(f"FETCH FORWARD {int(size)} FROM facts_export")
+        rows = await cursor.fetchall()
+        if not rows:
+            return None
+        last = rows[-1]
+        return EncodedFacts(
+            b"".join([row[0] for row in rows]),
+            len(rows),
+            (str(last[1]), str(last[2]), str(last[3])),
+        )
+
+    async def batches(self, size: int) -> AsyncIterator[EncodedFacts]:
+        """Yield the facts in key order, *size* per batch; the next batch is read from the
+        database while the caller sends the current one (two batches in memory at most)."""
+        ahead = asyncio.ensure_future(self._fetch(size))
+        try:
+            while True:
+                batch = await ahead
+                if batch is None or batch.count < size:
+                    if batch is not None:
+                        yield batch
+                    return
+                ahead = asyncio.ensure_future(self._fetch(size))
+                yield batch
+        finally:
+            if not ahead.done():
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ahead
 
 
 class _Listener:

@@ -29,6 +29,9 @@ CREATE TABLE facts (
     access_profile text NOT NULL DEFAULT '',
     valid_from     timestamptz,
     valid_until    timestamptz,
+    -- the fact in the contract's wire encoding, framed as field 1 of
+    -- ExportFactsResponse (app_pb_fact): an export streams these bytes
+    pb             bytea NOT NULL,
     PRIMARY KEY (tenant_id, mode, subject, relation, object)
 );
 CREATE INDEX facts_by_owner ON facts (tenant_id, mode, owner);
@@ -105,6 +108,76 @@ CREATE POLICY fact_pruning_definer ON fact_retention TO CURRENT_USER
 CREATE POLICY fact_pruning_definer ON outbox_events TO CURRENT_USER
     USING (app_platform_context()) WITH CHECK (app_platform_context());
 
+-- The protobuf wire encoding of a fact ------------------------------------------
+-- identitycontext.v1.AccessControlFact, fields in number order, proto3
+-- defaults omitted, exactly as the Python runtime serializes it (a test
+-- compares the two), framed as field 1 (`facts`) of ExportFactsResponse.
+
+CREATE FUNCTION app_pb_varint(p_value numeric) RETURNS bytea
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    v numeric := CASE WHEN p_value < 0 THEN p_value + 18446744073709551616 ELSE p_value END;
+    out bytea := '';
+    b integer;
+BEGIN
+    LOOP
+        b := (v % 128)::integer;
+        v := div(v, 128);
+        IF v = 0 THEN
+            RETURN out || set_byte('\x00'::bytea, 0, b);
+        END IF;
+        out := out || set_byte('\x00'::bytea, 0, b + 128);
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION app_pb_bytes(p_field integer, p_value bytea) RETURNS bytea
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT app_pb_varint(p_field * 8 + 2) || app_pb_varint(length(p_value)) || p_value
+$$;
+
+-- a singular string: omitted when empty
+CREATE FUNCTION app_pb_string(p_field integer, p_value text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN coalesce(p_value, '') = '' THEN ''::bytea
+                ELSE app_pb_bytes(p_field, convert_to(p_value, 'UTF8')) END
+$$;
+
+-- a repeated string: every element, empty ones included
+CREATE FUNCTION app_pb_strings(p_field integer, p_values text[]) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(string_agg(app_pb_bytes(p_field, convert_to(v, 'UTF8')), ''::bytea ORDER BY i),
+                    ''::bytea)
+    FROM unnest(p_values) WITH ORDINALITY AS e(v, i)
+$$;
+
+-- a google.protobuf.Timestamp: omitted when NULL, present (maybe empty) otherwise
+CREATE FUNCTION app_pb_time(p_field integer, p_value timestamptz) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN p_value IS NULL THEN ''::bytea ELSE app_pb_bytes(p_field,
+        CASE WHEN t.seconds = 0 THEN ''::bytea ELSE '\x08'::bytea || app_pb_varint(t.seconds) END
+        || CASE WHEN t.nanos = 0 THEN ''::bytea ELSE '\x10'::bytea || app_pb_varint(t.nanos) END)
+    END
+    FROM (SELECT floor(extract(epoch FROM p_value)) AS seconds,
+                 (extract(microseconds FROM p_value)::bigint % 1000000) * 1000 AS nanos) t
+$$;
+
+CREATE FUNCTION app_pb_fact(
+    p_tenant text, p_subject text, p_relation text, p_object text, p_source smallint,
+    p_via text[], p_evidence_refs text[], p_access_profile text,
+    p_valid_from timestamptz, p_valid_until timestamptz
+) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT app_pb_bytes(1, body) FROM (SELECT
+        app_pb_string(1, p_tenant) || app_pb_string(2, p_subject)
+        || app_pb_string(3, p_relation) || app_pb_string(4, p_object)
+        || CASE WHEN p_source = 0 THEN ''::bytea
+                ELSE '\x28'::bytea || app_pb_varint(p_source) END
+        || app_pb_string(6, p_via[1]) || app_pb_strings(7, p_evidence_refs)
+        || app_pb_time(8, p_valid_until) || app_pb_strings(9, p_via)
+        || app_pb_time(10, p_valid_from) || app_pb_string(11, p_access_profile) AS body) f
+$$;
+
 -- Triggers: note the owners a change touches -----------------------------------
 
 CREATE FUNCTION app_note_fact_owner() RETURNS trigger
@@ -168,7 +241,13 @@ RETURNS TABLE (
     via text[], evidence_refs text[], access_profile text,
     valid_from timestamptz, valid_until timestamptz
 )
-    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    -- plpgsql with a generic plan: planned once per session (planning this
+    -- query costs several times running it for one user)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = public, pg_temp SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH owners AS (
         SELECT DISTINCT o.mode, o.owner FROM unnest(p_modes, p_owners) AS o(mode, owner)
     ), users AS (
@@ -226,7 +305,8 @@ RETURNS TABLE (
     -- both modes: a scope's parent (a realm's is the tenant)
     SELECT o.mode, o.owner, coalesce(s.parent_scope_id, s.tenant_id), 'parent', s.scope_id,
            4::smallint, '{}'::text[], '{}'::text[], '', NULL::timestamptz, NULL::timestamptz
-    FROM owners o JOIN scopes s ON s.tenant_id = p_tenant AND s.scope_id = o.owner
+    FROM owners o JOIN scopes s ON s.tenant_id = p_tenant AND s.scope_id = o.owner;
+END
 $$;
 
 -- Recompute the facts of the owners this transaction touched, apply the
@@ -235,7 +315,8 @@ $$;
 -- of fact changes.
 CREATE FUNCTION app_refresh_facts(p_seq bigint, p_at timestamptz, p_log boolean)
 RETURNS integer
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = public, pg_temp SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_tenant text := app_current_tenant();
     v_modes smallint[];
@@ -290,14 +371,17 @@ BEGIN
           AND f.relation = g.relation AND f.object = g.object
     ), upserted AS (
         INSERT INTO facts (tenant_id, mode, owner, subject, relation, object, source, via,
-                           evidence_refs, access_profile, valid_from, valid_until)
+                           evidence_refs, access_profile, valid_from, valid_until, pb)
         SELECT v_tenant, w.mode, w.owner, w.subject, w.relation, w.object, w.source, w.via,
-               w.evidence_refs, w.access_profile, w.valid_from, w.valid_until
+               w.evidence_refs, w.access_profile, w.valid_from, w.valid_until,
+               app_pb_fact(v_tenant, w.subject, w.relation, w.object, w.source, w.via,
+                           w.evidence_refs, w.access_profile, w.valid_from, w.valid_until)
         FROM written w
         ON CONFLICT (tenant_id, mode, subject, relation, object) DO UPDATE SET
             owner = excluded.owner, source = excluded.source, via = excluded.via,
             evidence_refs = excluded.evidence_refs, access_profile = excluded.access_profile,
-            valid_from = excluded.valid_from, valid_until = excluded.valid_until
+            valid_from = excluded.valid_from, valid_until = excluded.valid_until,
+            pb = excluded.pb
     ), changed AS (
         SELECT 2::smallint AS op, g.* FROM gone g
         UNION ALL
@@ -326,6 +410,8 @@ REVOKE ALL ON FUNCTION app_refresh_facts(bigint, timestamptz, boolean) FROM PUBL
 GRANT EXECUTE ON FUNCTION app_refresh_facts(bigint, timestamptz, boolean)
     TO identity_context_runtime;
 REVOKE ALL ON FUNCTION app_facts_of(text, smallint[], text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_pb_fact(text, text, text, text, smallint, text[], text[], text,
+                                      timestamptz, timestamptz) TO identity_context_runtime;
 
 -- Rebuild every fact of the current tenant without logging changes (after
 -- the migration, and for data loaded by SQL).
