@@ -98,3 +98,43 @@ def test_readme_hats_block_runs_verbatim_after_the_walkthrough(tmp_path: Path) -
         assert server.terminate() == 0, server.log
     finally:
         server.kill()
+
+
+def test_readme_facts_block_runs_verbatim_after_the_hats_block(tmp_path: Path) -> None:
+    server = ServerProcess({}, cwd=tmp_path)
+    try:
+        server.wait_serving(timeout=120)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IDENTITY_CONTEXT_")}
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        env["ADDR"] = server.address
+        script = (
+            walkthrough()
+            + "\n"
+            + readme_block("hats")
+            + "\necho '--- facts ---'\n"
+            + readme_block("facts")
+        )
+        ran = subprocess.run(
+            ["bash", "-e", "-c", script],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        output = ran.stdout + ran.stderr
+        assert ran.returncode == 0, output
+        facts = output.split("--- facts ---", 1)[1]
+        export, watch = facts.split('"factsToken"', 1)[0], facts.split("FACT_OPERATION_WRITE", 1)
+        assert '"relation": "parent"' in export and '"relation": "tenant-admin"' in export
+        assert len(watch) == 2, facts  # the watch delivered changes
+        assert '"subject": "user:dan"' in watch[1] and '"heartbeat"' in facts
+        assert '"viaGroups": [' in facts
+        assert '{"user":"user:dan","relation":"editor","object":"realm:coulomb/research"}' in facts
+        assert "define editor: [user, group#member] or editor from parent" in (
+            tmp_path / "model.fga"
+        ).read_text()
+        assert server.terminate() == 0, server.log
+    finally:
+        server.kill()

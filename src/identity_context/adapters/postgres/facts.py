@@ -63,7 +63,7 @@ _FILTERS = (
     " AND (cardinality(%(sources)s::smallint[]) = 0 OR source = ANY(%(sources)s::smallint[]))"
 )
 _EXPORT = (
-    "DECLARE facts_export NO SCROLL CURSOR FOR SELECT pb, subject, relation, object"
+    "DECLARE facts_export NO SCROLL CURSOR FOR SELECT pb"
     " FROM facts WHERE tenant_id = %(tenant)s AND mode = %(mode)s"
     " AND (subject, relation, object) > (%(subject)s, %(relation)s, %(object)s)"
     " AND (cardinality(%(relations)s::text[]) = 0 OR relation = ANY(%(relations)s::text[]))"
@@ -87,6 +87,8 @@ _HEAD = (
     " LEFT JOIN fact_retention r ON r.tenant_id = t.tenant_id WHERE t.tenant_id = %s"
 )
 _SET_TENANT = "SELECT set_config('app.tenant_id', %s, true)"
+# Rows per FETCH: several export batches per round trip.
+_FETCH_ROWS = 4000
 
 
 def _fact(tenant: str, row: Sequence[Any]) -> Fact:
@@ -123,37 +125,65 @@ class PgFactSnapshot:
         """The consumer received the last message: nothing to keep for a resume."""
         self.finished = True
 
-    async def _fetch(self, size: int) -> EncodedFacts | None:
+    async def _fetch(self, size: int) -> list[bytes]:
         cursor = self._conn.cursor(binary=True)
         await cursor.execute(f"FETCH FORWARD {int(size)} FROM facts_export")
-        rows = await cursor.fetchall()
-        if not rows:
-            return None
-        last = rows[-1]
-        return EncodedFacts(
-            b"".join([row[0] for row in rows]),
-            len(rows),
-            (str(last[1]), str(last[2]), str(last[3])),
-        )
+        return [row[0] for row in await cursor.fetchall()]
 
     async def batches(self, size: int) -> AsyncIterator[EncodedFacts]:
-        """Yield the facts in key order, *size* per batch; the next batch is read from the
-        database while the caller sends the current one (two batches in memory at most)."""
-        ahead = asyncio.ensure_future(self._fetch(size))
+        """Yield the facts in key order, *size* per batch.
+
+        Rows are fetched a few batches at a time (fewer round trips), and the next
+        rows are read from the database while the caller sends the current ones:
+        a bounded number of rows in memory, whatever the export's size.
+        """
+        chunk = max(size, _FETCH_ROWS // size * size)
+        ahead = asyncio.ensure_future(self._fetch(chunk))
         try:
             while True:
-                batch = await ahead
-                if batch is None or batch.count < size:
-                    if batch is not None:
-                        yield batch
+                rows = await ahead
+                more = len(rows) == chunk
+                if more:
+                    ahead = asyncio.ensure_future(self._fetch(chunk))
+                for start in range(0, len(rows), size):
+                    part = rows[start : start + size]
+                    yield EncodedFacts(b"".join(part), len(part), _key_of(part[-1]))
+                if not more:
                     return
-                ahead = asyncio.ensure_future(self._fetch(size))
-                yield batch
         finally:
             if not ahead.done():
                 ahead.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await ahead
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, at
+        shift += 7
+
+
+def _key_of(framed: bytes) -> tuple[str, str, str]:
+    """(subject, relation, object) of one stored fact: fields 2, 3, 4 of the encoded
+    AccessControlFact inside its frame (field 1 of ExportFactsResponse)."""
+    _, at = _varint(framed, 1)  # skip the frame's tag byte and length
+    found: dict[int, str] = {}
+    while at < len(framed) and len(found) < 3:
+        tag, at = _varint(framed, at)
+        field, wire = tag >> 3, tag & 7
+        if wire == 2:
+            length, at = _varint(framed, at)
+            if field in (2, 3, 4):
+                found[field] = framed[at : at + length].decode()
+            at += length
+        else:  # varint (the source)
+            _, at = _varint(framed, at)
+    return found.get(2, ""), found.get(3, ""), found.get(4, "")
 
 
 class _Listener:

@@ -32,7 +32,8 @@ CREATE TABLE facts (
     -- the fact in the contract's wire encoding, framed as field 1 of
     -- ExportFactsResponse (app_pb_fact): an export streams these bytes
     pb             bytea NOT NULL,
-    PRIMARY KEY (tenant_id, mode, subject, relation, object)
+    -- covering: an export is an index-only scan in key order (no heap visits)
+    PRIMARY KEY (tenant_id, mode, subject, relation, object) INCLUDE (pb)
 );
 CREATE INDEX facts_by_owner ON facts (tenant_id, mode, owner);
 
@@ -131,35 +132,44 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION app_pb_bytes(p_field integer, p_value bytea) RETURNS bytea
+-- A varint below 2^35 (lengths, enum numbers, timestamps until the year 3058),
+-- as one expression the planner inlines.
+CREATE FUNCTION app_pb_vi(n bigint) RETURNS bytea
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT app_pb_varint(p_field * 8 + 2) || app_pb_varint(length(p_value)) || p_value
-$$;
-
--- a singular string: omitted when empty
-CREATE FUNCTION app_pb_string(p_field integer, p_value text) RETURNS bytea
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN coalesce(p_value, '') = '' THEN ''::bytea
-                ELSE app_pb_bytes(p_field, convert_to(p_value, 'UTF8')) END
-$$;
-
--- a repeated string: every element, empty ones included
-CREATE FUNCTION app_pb_strings(p_field integer, p_values text[]) RETURNS bytea
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(string_agg(app_pb_bytes(p_field, convert_to(v, 'UTF8')), ''::bytea ORDER BY i),
-                    ''::bytea)
-    FROM unnest(p_values) WITH ORDINALITY AS e(v, i)
-$$;
-
--- a google.protobuf.Timestamp: omitted when NULL, present (maybe empty) otherwise
-CREATE FUNCTION app_pb_time(p_field integer, p_value timestamptz) RETURNS bytea
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN p_value IS NULL THEN ''::bytea ELSE app_pb_bytes(p_field,
-        CASE WHEN t.seconds = 0 THEN ''::bytea ELSE '\x08'::bytea || app_pb_varint(t.seconds) END
-        || CASE WHEN t.nanos = 0 THEN ''::bytea ELSE '\x10'::bytea || app_pb_varint(t.nanos) END)
+    SELECT CASE
+        WHEN n < 128 THEN set_byte('\x00'::bytea, 0, n::integer)
+        WHEN n < 16384 THEN set_byte(set_byte('\x0000'::bytea, 0, (n % 128 + 128)::integer),
+                                     1, (n / 128)::integer)
+        WHEN n < 2097152 THEN set_byte(set_byte(set_byte('\x000000'::bytea,
+            0, (n % 128 + 128)::integer), 1, (n / 128 % 128 + 128)::integer),
+            2, (n / 16384)::integer)
+        WHEN n < 268435456 THEN set_byte(set_byte(set_byte(set_byte('\x00000000'::bytea,
+            0, (n % 128 + 128)::integer), 1, (n / 128 % 128 + 128)::integer),
+            2, (n / 16384 % 128 + 128)::integer), 3, (n / 2097152)::integer)
+        ELSE set_byte(set_byte(set_byte(set_byte(set_byte('\x0000000000'::bytea,
+            0, (n % 128 + 128)::integer), 1, (n / 128 % 128 + 128)::integer),
+            2, (n / 16384 % 128 + 128)::integer), 3, (n / 2097152 % 128 + 128)::integer),
+            4, (n / 268435456)::integer)
     END
-    FROM (SELECT floor(extract(epoch FROM p_value)) AS seconds,
-                 (extract(microseconds FROM p_value)::bigint % 1000000) * 1000 AS nanos) t
+$$;
+
+-- A google.protobuf.Timestamp's body (seconds, nanos; zeros omitted).
+CREATE FUNCTION app_pb_timestamp(p_value timestamptz) RETURNS bytea
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    seconds bigint := floor(extract(epoch FROM p_value))::bigint;
+    nanos bigint := (extract(microseconds FROM p_value)::bigint % 1000000) * 1000;
+    body bytea := '';
+BEGIN
+    IF seconds <> 0 THEN
+        body := '\x08'::bytea || CASE WHEN seconds < 0 OR seconds >= 34359738368
+                                      THEN app_pb_varint(seconds) ELSE app_pb_vi(seconds) END;
+    END IF;
+    IF nanos <> 0 THEN
+        body := body || '\x10'::bytea || app_pb_vi(nanos);
+    END IF;
+    RETURN body;
+END
 $$;
 
 CREATE FUNCTION app_pb_fact(
@@ -167,15 +177,43 @@ CREATE FUNCTION app_pb_fact(
     p_via text[], p_evidence_refs text[], p_access_profile text,
     p_valid_from timestamptz, p_valid_until timestamptz
 ) RETURNS bytea
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT app_pb_bytes(1, body) FROM (SELECT
-        app_pb_string(1, p_tenant) || app_pb_string(2, p_subject)
-        || app_pb_string(3, p_relation) || app_pb_string(4, p_object)
-        || CASE WHEN p_source = 0 THEN ''::bytea
-                ELSE '\x28'::bytea || app_pb_varint(p_source) END
-        || app_pb_string(6, p_via[1]) || app_pb_strings(7, p_evidence_refs)
-        || app_pb_time(8, p_valid_until) || app_pb_strings(9, p_via)
-        || app_pb_time(10, p_valid_from) || app_pb_string(11, p_access_profile) AS body) f
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    b bytea := '';
+    v bytea;
+    e text;
+BEGIN
+    v := convert_to(p_tenant, 'UTF8');
+    IF length(v) > 0 THEN b := b || '\x0a'::bytea || app_pb_vi(length(v)) || v; END IF;
+    v := convert_to(p_subject, 'UTF8');
+    IF length(v) > 0 THEN b := b || '\x12'::bytea || app_pb_vi(length(v)) || v; END IF;
+    v := convert_to(p_relation, 'UTF8');
+    IF length(v) > 0 THEN b := b || '\x1a'::bytea || app_pb_vi(length(v)) || v; END IF;
+    v := convert_to(p_object, 'UTF8');
+    IF length(v) > 0 THEN b := b || '\x22'::bytea || app_pb_vi(length(v)) || v; END IF;
+    IF p_source <> 0 THEN b := b || '\x28'::bytea || app_pb_vi(p_source); END IF;
+    v := convert_to(coalesce(p_via[1], ''), 'UTF8');
+    IF length(v) > 0 THEN b := b || '\x32'::bytea || app_pb_vi(length(v)) || v; END IF;
+    FOREACH e IN ARRAY coalesce(p_evidence_refs, '{}') LOOP
+        v := convert_to(e, 'UTF8');
+        b := b || '\x3a'::bytea || app_pb_vi(length(v)) || v;
+    END LOOP;
+    IF p_valid_until IS NOT NULL THEN
+        v := app_pb_timestamp(p_valid_until);
+        b := b || '\x42'::bytea || app_pb_vi(length(v)) || v;
+    END IF;
+    FOREACH e IN ARRAY coalesce(p_via, '{}') LOOP
+        v := convert_to(e, 'UTF8');
+        b := b || '\x4a'::bytea || app_pb_vi(length(v)) || v;
+    END LOOP;
+    IF p_valid_from IS NOT NULL THEN
+        v := app_pb_timestamp(p_valid_from);
+        b := b || '\x52'::bytea || app_pb_vi(length(v)) || v;
+    END IF;
+    v := convert_to(p_access_profile, 'UTF8');
+    IF length(v) > 0 THEN b := b || '\x5a'::bytea || app_pb_vi(length(v)) || v; END IF;
+    RETURN '\x0a'::bytea || app_pb_vi(length(b)) || b;
+END
 $$;
 
 -- Triggers: note the owners a change touches -----------------------------------
@@ -241,28 +279,30 @@ RETURNS TABLE (
     via text[], evidence_refs text[], access_profile text,
     valid_from timestamptz, valid_until timestamptz
 )
-    -- plpgsql with a generic plan: planned once per session (planning this
-    -- query costs several times running it for one user)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path = public, pg_temp SET plan_cache_mode = force_generic_plan AS $$
+    -- plpgsql: its plan is cached per session; app_refresh_facts chooses a
+    -- generic plan for a few owners (planning costs more than running it) and
+    -- custom plans for many (row estimates matter then)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
     WITH owners AS (
         SELECT DISTINCT o.mode, o.owner FROM unnest(p_modes, p_owners) AS o(mode, owner)
-    ), users AS (
-        SELECT DISTINCT owner FROM owners WHERE owner LIKE 'user:%'
+    ), users AS (  -- each user once, with the modes wanted (no join back to owners)
+        SELECT owner, bool_or(mode = 1) AS native, bool_or(mode = 2) AS flat
+        FROM owners WHERE owner LIKE 'user:%' GROUP BY owner
     ), holding AS NOT MATERIALIZED (
         SELECT m.* FROM memberships m
         WHERE m.tenant_id = p_tenant AND m.state = 'active'
           AND (m.valid_from IS NULL OR m.valid_from <= now())
           AND (m.valid_until IS NULL OR m.valid_until > now())
     ), grounds AS (  -- a user's memberships held directly or through a group
-        SELECT u.owner AS usr, h.relation, coalesce(h.object_scope_id, h.tenant_id) AS object,
+        SELECT u.owner AS usr, u.native, u.flat, h.relation,
+               coalesce(h.object_scope_id, h.tenant_id) AS object,
                NULL::text AS grp, h.valid_from, h.valid_until
         FROM users u JOIN holding h ON h.subject_user_id = u.owner
         UNION ALL
-        SELECT u.owner, h.relation, coalesce(h.object_scope_id, h.tenant_id),
+        SELECT u.owner, u.native, u.flat, h.relation, coalesce(h.object_scope_id, h.tenant_id),
                g.group_id, h.valid_from, h.valid_until
         FROM users u
         JOIN group_members g ON g.tenant_id = p_tenant AND g.user_id = u.owner
@@ -271,8 +311,8 @@ BEGIN
     -- NATIVE: a user's own memberships
     SELECT 1::smallint, g.usr, g.usr, g.relation, g.object, 1::smallint, '{}'::text[],
            '{}'::text[], '', g.valid_from, g.valid_until
-    FROM grounds g JOIN owners o ON o.mode = 1 AND o.owner = g.usr
-    WHERE g.grp IS NULL
+    FROM grounds g
+    WHERE g.grp IS NULL AND g.native
     UNION ALL
     -- NATIVE: a group's memberships, on its `#member` userset
     SELECT 1::smallint, o.owner, o.owner || '#member', h.relation,
@@ -289,7 +329,8 @@ BEGIN
            '{}'::text[], '',
            CASE WHEN bool_or(g.valid_from IS NULL) THEN NULL ELSE min(g.valid_from) END,
            CASE WHEN bool_or(g.valid_until IS NULL) THEN NULL ELSE max(g.valid_until) END
-    FROM grounds g JOIN owners o ON o.mode = 2 AND o.owner = g.usr
+    FROM grounds g
+    WHERE g.flat
     GROUP BY g.usr, g.relation, g.object
     UNION ALL
     -- both modes: the user is a member of a group
@@ -341,6 +382,9 @@ BEGIN
     SELECT array_agg(mode), array_agg(owner) INTO v_modes, v_owners FROM owners;
     IF v_owners IS NULL THEN
         RETURN 0;
+    END IF;
+    IF cardinality(v_owners) > 64 THEN  -- many owners: plan for their number (reverted at exit)
+        PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
     END IF;
     WITH wanted AS (
         SELECT * FROM app_facts_of(v_tenant, v_modes, v_owners)
