@@ -141,9 +141,7 @@ async def _serve_bare(database_url: str) -> None:
             if len(facts) == BATCH:
                 batches.append(fact_export_pb2.ExportFactsResponse(facts=facts, facts_token="t"))
                 facts = []
-    batches.append(
-        fact_export_pb2.ExportFactsResponse(facts=facts, facts_token="t", last=True)
-    )
+    batches.append(fact_export_pb2.ExportFactsResponse(facts=facts, facts_token="t", last=True))
     server = grpc.aio.server()
     fact_export_pb2_grpc.add_FactExportServiceServicer_to_server(_Bare(batches), server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -171,7 +169,7 @@ async def _export(address: str, token: str) -> dict[str, Any]:
     return {"facts": count, "seconds": elapsed, "facts_per_s": count / elapsed}
 
 
-async def _watch(
+async def _watch(  # noqa: PLR0917 - the command line's arguments, in order
     address: str, consumer: str, admin: str, tenant: str, users: list[str], seconds: float
 ) -> dict[str, Any]:
     async with grpc.aio.insecure_channel(address) as channel:
@@ -192,9 +190,7 @@ async def _watch(
             while (message := await stream.read()) is not grpc.aio.EOF:
                 if message.HasField("change"):
                     committed = message.change.commit_time.ToDatetime(dt.UTC)
-                    latencies.append(
-                        (dt.datetime.now(dt.UTC) - committed).total_seconds() * 1000
-                    )
+                    latencies.append((dt.datetime.now(dt.UTC) - committed).total_seconds() * 1000)
 
         granted: list[str] = []
         writes = 0

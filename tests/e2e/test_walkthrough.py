@@ -132,9 +132,10 @@ def test_readme_facts_block_runs_verbatim_after_the_hats_block(tmp_path: Path) -
         assert '"subject": "user:dan"' in watch[1] and '"heartbeat"' in facts
         assert '"viaGroups": [' in facts
         assert '{"user":"user:dan","relation":"editor","object":"realm:coulomb/research"}' in facts
-        assert "define editor: [user, group#member] or editor from parent" in (
-            tmp_path / "model.fga"
-        ).read_text()
+        assert (
+            "define editor: [user, group#member] or editor from parent"
+            in (tmp_path / "model.fga").read_text()
+        )
         assert server.terminate() == 0, server.log
     finally:
         server.kill()

@@ -521,16 +521,6 @@ async def test_watch_resumes_from_the_last_token_and_export_from_its_cursor(feed
     assert len(keys) == len(set(keys))
     assert set(keys) == set(fresh) and rest[-1].last
     assert all(m.facts_token == first_batch.facts_token for m in rest)
-    # a cursor whose snapshot is gone (that export finished) asks for a restart
-    code, reason = await _fails(
-        _stub(feed.consumer).ExportFacts(
-            fx.ExportFactsRequest(
-                mode=FLATTENED, batch_size=2, resume_cursor=rest[0].resume_cursor
-            ),
-            metadata=_metadata(feed.consumer, feed.tenant),
-        )
-    )
-    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "EXPORT_RESTART_REQUIRED")
 
 
 # ---- windows -----------------------------------------------------------------------------
@@ -691,6 +681,7 @@ async def short(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         fact_retention_s=1.0,
         fact_job_s=0.1,
         fact_stream_max_s=3.0,
+        export_resume_s=0.5,
     )
     running = await start_service(settings)
     try:
@@ -725,6 +716,29 @@ async def test_a_token_older_than_the_retained_changes_is_expired(short: Short) 
     stream = feed.watch(NATIVE, fresh)
     assert (await stream.read()).HasField("heartbeat")
     stream.cancel()
+
+
+async def test_a_cursor_whose_snapshot_is_gone_asks_for_a_restart(short: Short) -> None:
+    feed = short.feed
+    _, _, messages = await feed.export(NATIVE, batch_size=1)
+    assert len(messages) > 2
+    resumed = _stub(feed.consumer).ExportFacts(
+        fx.ExportFactsRequest(mode=NATIVE, batch_size=1, resume_cursor=messages[0].resume_cursor),
+        metadata=_metadata(feed.consumer, feed.tenant),
+    )
+    assert [_key(f) for m in [messages[0], *[m async for m in resumed]] for f in m.facts] == [
+        _key(f) for m in messages for f in m.facts
+    ]  # within the resume window (0.5 s here): the same snapshot
+    await asyncio.sleep(1.5)  # the window passed: the snapshot is gone
+    code, reason = await _fails(
+        _stub(feed.consumer).ExportFacts(
+            fx.ExportFactsRequest(
+                mode=NATIVE, batch_size=1, resume_cursor=messages[0].resume_cursor
+            ),
+            metadata=_metadata(feed.consumer, feed.tenant),
+        )
+    )
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "EXPORT_RESTART_REQUIRED")
 
 
 async def test_a_stream_ends_at_its_maximum_duration_after_a_last_heartbeat(short: Short) -> None:

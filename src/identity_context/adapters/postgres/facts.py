@@ -312,12 +312,10 @@ class PgFactFeed:
             except Exception as exc:
                 raise _mapped(exc) from exc
             snapshot = PgFactSnapshot(str(tenant), int(head[0]), exported, conn)
-            try:
-                yield snapshot
-            except BaseException:
-                # interrupted (the consumer went away): keep the snapshot for a resume
-                keep = not snapshot.finished and self._resume_window_s > 0
-                raise
+            # Kept for a resume even when every message was sent: sent is not
+            # received (the consumer may drop the stream before it read them all).
+            keep = self._resume_window_s > 0
+            yield snapshot
         finally:
             if keep:
                 self._hold(conn)
