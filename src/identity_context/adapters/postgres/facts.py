@@ -89,6 +89,8 @@ _HEAD = (
 _SET_TENANT = "SELECT set_config('app.tenant_id', %s, true)"
 # Rows per FETCH: several export batches per round trip.
 _FETCH_ROWS = 4000
+# Export snapshots kept for a resume at once, per process.
+_MAX_HELD = 8
 
 
 def _fact(tenant: str, row: Sequence[Any]) -> Fact:
@@ -247,7 +249,7 @@ class PgFactFeed:
         self._conninfo = conninfo
         self._resume_window_s = resume_window_s
         self._listener = _Listener()
-        self._held: set[asyncio.Task[None]] = set()
+        self._held: dict[asyncio.Task[None], None] = {}  # insertion ordered: oldest first
 
     def use_pool(self, pool: AsyncConnectionPool) -> None:
         """Use *pool* from now on (the store renewed its pool)."""
@@ -323,15 +325,22 @@ class PgFactFeed:
                 await _close(conn)
 
     def _hold(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Keep *conn*'s snapshot for the resume window; at most _MAX_HELD at once (the
+        oldest is let go first: each holds a database connection and pins old rows)."""
+
         async def hold() -> None:
             try:
                 await asyncio.sleep(self._resume_window_s)
             finally:
                 await _close(conn)
 
+        while len(self._held) >= _MAX_HELD:
+            oldest = next(iter(self._held))
+            oldest.cancel()
+            self._held.pop(oldest)
         task = asyncio.ensure_future(hold())
-        self._held.add(task)
-        task.add_done_callback(self._held.discard)
+        self._held[task] = None
+        task.add_done_callback(lambda done: self._held.pop(done, None))
 
     async def changes(
         self, tenant: TenantId, mode: ExportMode, filt: FactFilter, after: Position, limit: int

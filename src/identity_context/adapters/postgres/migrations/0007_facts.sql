@@ -15,9 +15,12 @@
 -- 2 = FLATTENED (one fact per (subject, relation, object) of a user, holding
 -- while any ground holds; `via` lists the groups).
 -- Sources (FactSource numbers): 1 DIRECT, 2 GROUP, 3 ACTIVE_CONTEXT, 4 SCOPE.
+-- These tables are derived and written only by the definer functions below:
+-- no foreign keys (a referential check per written row would cost more than
+-- the rest of the refresh), row-level security like every tenant table.
 
 CREATE TABLE facts (
-    tenant_id      text NOT NULL REFERENCES tenants (tenant_id),
+    tenant_id      text NOT NULL,
     mode           smallint NOT NULL CHECK (mode IN (1, 2)),
     owner          text NOT NULL,
     subject        text NOT NULL,
@@ -38,7 +41,7 @@ CREATE TABLE facts (
 CREATE INDEX facts_by_owner ON facts (tenant_id, mode, owner);
 
 CREATE TABLE fact_changes (
-    tenant_id      text NOT NULL REFERENCES tenants (tenant_id),
+    tenant_id      text NOT NULL,
     mode           smallint NOT NULL CHECK (mode IN (1, 2)),
     seq            bigint NOT NULL CHECK (seq > 0),
     ord            integer NOT NULL CHECK (ord > 0),
@@ -60,7 +63,7 @@ CREATE INDEX fact_changes_by_time ON fact_changes (tenant_id, committed_at);
 -- The highest seq whose fact changes the pruning job may have deleted; a
 -- facts token before it is expired.
 CREATE TABLE fact_retention (
-    tenant_id      text PRIMARY KEY REFERENCES tenants (tenant_id),
+    tenant_id      text PRIMARY KEY,
     pruned_through bigint NOT NULL DEFAULT 0
 );
 
@@ -268,87 +271,9 @@ CREATE TRIGGER active_contexts_facts AFTER INSERT OR UPDATE OR DELETE ON active_
 CREATE TRIGGER scopes_facts AFTER INSERT OR UPDATE OR DELETE ON scopes
     FOR EACH ROW EXECUTE FUNCTION app_note_fact_owner();
 
--- The facts of some owners, as they hold now -----------------------------------
-
--- p_owners: the owners whose facts are computed, each with the mode:
+-- The facts of owners, as they hold now (computed inside app_refresh_facts):
 -- a user's facts in both modes, a group's NATIVE `#member` facts, the
 -- FLATTENED facts of every member of a group, a scope's SCOPE fact.
-CREATE FUNCTION app_facts_of(p_tenant text, p_modes smallint[], p_owners text[])
-RETURNS TABLE (
-    mode smallint, owner text, subject text, relation text, object text, source smallint,
-    via text[], evidence_refs text[], access_profile text,
-    valid_from timestamptz, valid_until timestamptz
-)
-    -- plpgsql: its plan is cached per session; app_refresh_facts chooses a
-    -- generic plan for a few owners (planning costs more than running it) and
-    -- custom plans for many (row estimates matter then)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-#variable_conflict use_column
-BEGIN
-    RETURN QUERY
-    WITH owners AS (
-        SELECT DISTINCT o.mode, o.owner FROM unnest(p_modes, p_owners) AS o(mode, owner)
-    ), users AS (  -- each user once, with the modes wanted (no join back to owners)
-        SELECT owner, bool_or(mode = 1) AS native, bool_or(mode = 2) AS flat
-        FROM owners WHERE owner LIKE 'user:%' GROUP BY owner
-    ), holding AS NOT MATERIALIZED (
-        SELECT m.* FROM memberships m
-        WHERE m.tenant_id = p_tenant AND m.state = 'active'
-          AND (m.valid_from IS NULL OR m.valid_from <= now())
-          AND (m.valid_until IS NULL OR m.valid_until > now())
-    ), grounds AS (  -- a user's memberships held directly or through a group
-        SELECT u.owner AS usr, u.native, u.flat, h.relation,
-               coalesce(h.object_scope_id, h.tenant_id) AS object,
-               NULL::text AS grp, h.valid_from, h.valid_until
-        FROM users u JOIN holding h ON h.subject_user_id = u.owner
-        UNION ALL
-        SELECT u.owner, u.native, u.flat, h.relation, coalesce(h.object_scope_id, h.tenant_id),
-               g.group_id, h.valid_from, h.valid_until
-        FROM users u
-        JOIN group_members g ON g.tenant_id = p_tenant AND g.user_id = u.owner
-        JOIN holding h ON h.subject_group_id = g.group_id
-    )
-    -- NATIVE: a user's own memberships
-    SELECT 1::smallint, g.usr, g.usr, g.relation, g.object, 1::smallint, '{}'::text[],
-           '{}'::text[], '', g.valid_from, g.valid_until
-    FROM grounds g
-    WHERE g.grp IS NULL AND g.native
-    UNION ALL
-    -- NATIVE: a group's memberships, on its `#member` userset
-    SELECT 1::smallint, o.owner, o.owner || '#member', h.relation,
-           coalesce(h.object_scope_id, h.tenant_id), 1::smallint, '{}'::text[], '{}'::text[], '',
-           h.valid_from, h.valid_until
-    FROM owners o JOIN holding h ON h.subject_group_id = o.owner
-    WHERE o.mode = 1 AND o.owner LIKE 'group:%'
-    UNION ALL
-    -- FLATTENED: one fact per (user, relation, object), while any ground holds
-    SELECT 2::smallint, g.usr, g.usr, g.relation, g.object,
-           CASE WHEN bool_or(g.grp IS NULL) THEN 1 ELSE 2 END::smallint,
-           coalesce(array_agg(DISTINCT g.grp ORDER BY g.grp) FILTER (WHERE g.grp IS NOT NULL),
-                    '{}'::text[]),
-           '{}'::text[], '',
-           CASE WHEN bool_or(g.valid_from IS NULL) THEN NULL ELSE min(g.valid_from) END,
-           CASE WHEN bool_or(g.valid_until IS NULL) THEN NULL ELSE max(g.valid_until) END
-    FROM grounds g
-    WHERE g.flat
-    GROUP BY g.usr, g.relation, g.object
-    UNION ALL
-    -- both modes: the user is a member of a group
-    SELECT o.mode, o.owner, o.owner, 'member', g.group_id, 2::smallint, '{}'::text[],
-           '{}'::text[], '', NULL::timestamptz, NULL::timestamptz
-    FROM owners o JOIN group_members g ON g.tenant_id = p_tenant AND g.user_id = o.owner
-    UNION ALL
-    -- both modes: the hat the user wears, on its scope (or the tenant)
-    SELECT o.mode, o.owner, o.owner, 'wears', coalesce(a.scope_id, a.tenant_id), 3::smallint,
-           '{}'::text[], a.evidence_refs, a.access_profile_id, a.selected_at, a.expires_at
-    FROM owners o JOIN active_contexts a ON a.tenant_id = p_tenant AND a.user_id = o.owner
-    UNION ALL
-    -- both modes: a scope's parent (a realm's is the tenant)
-    SELECT o.mode, o.owner, coalesce(s.parent_scope_id, s.tenant_id), 'parent', s.scope_id,
-           4::smallint, '{}'::text[], '{}'::text[], '', NULL::timestamptz, NULL::timestamptz
-    FROM owners o JOIN scopes s ON s.tenant_id = p_tenant AND s.scope_id = o.owner;
-END
-$$;
 
 -- Recompute the facts of the owners this transaction touched, apply the
 -- difference and (p_log) append it to fact_changes at p_seq. Runs in the
@@ -386,8 +311,69 @@ BEGIN
     IF cardinality(v_owners) > 64 THEN  -- many owners: plan for their number (reverted at exit)
         PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
     END IF;
-    WITH wanted AS (
-        SELECT * FROM app_facts_of(v_tenant, v_modes, v_owners)
+    WITH wanted (mode, owner, subject, relation, object, source, via, evidence_refs,
+                 access_profile, valid_from, valid_until) AS (
+            WITH owners AS (
+                SELECT DISTINCT o.mode, o.owner FROM unnest(v_modes, v_owners) AS o(mode, owner)
+            ), users AS (  -- each user once, with the modes wanted (no join back to owners)
+                SELECT owner, bool_or(mode = 1) AS native, bool_or(mode = 2) AS flat
+                FROM owners WHERE owner LIKE 'user:%' GROUP BY owner
+            ), holding AS NOT MATERIALIZED (
+                SELECT m.* FROM memberships m
+                WHERE m.tenant_id = v_tenant AND m.state = 'active'
+                  AND (m.valid_from IS NULL OR m.valid_from <= now())
+                  AND (m.valid_until IS NULL OR m.valid_until > now())
+            ), grounds AS (  -- a user's memberships held directly or through a group
+                SELECT u.owner AS usr, u.native, u.flat, h.relation,
+                       coalesce(h.object_scope_id, h.tenant_id) AS object,
+                       NULL::text AS grp, h.valid_from, h.valid_until
+                FROM users u JOIN holding h ON h.subject_user_id = u.owner
+                UNION ALL
+                SELECT u.owner, u.native, u.flat, h.relation, coalesce(h.object_scope_id, h.tenant_id),
+                       g.group_id, h.valid_from, h.valid_until
+                FROM users u
+                JOIN group_members g ON g.tenant_id = v_tenant AND g.user_id = u.owner
+                JOIN holding h ON h.subject_group_id = g.group_id
+            )
+            -- NATIVE: a user's own memberships
+            SELECT 1::smallint, g.usr, g.usr, g.relation, g.object, 1::smallint, '{}'::text[],
+                   '{}'::text[], '', g.valid_from, g.valid_until
+            FROM grounds g
+            WHERE g.grp IS NULL AND g.native
+            UNION ALL
+            -- NATIVE: a group's memberships, on its `#member` userset
+            SELECT 1::smallint, o.owner, o.owner || '#member', h.relation,
+                   coalesce(h.object_scope_id, h.tenant_id), 1::smallint, '{}'::text[], '{}'::text[], '',
+                   h.valid_from, h.valid_until
+            FROM owners o JOIN holding h ON h.subject_group_id = o.owner
+            WHERE o.mode = 1 AND o.owner LIKE 'group:%'
+            UNION ALL
+            -- FLATTENED: one fact per (user, relation, object), while any ground holds
+            SELECT 2::smallint, g.usr, g.usr, g.relation, g.object,
+                   CASE WHEN bool_or(g.grp IS NULL) THEN 1 ELSE 2 END::smallint,
+                   coalesce(array_agg(DISTINCT g.grp ORDER BY g.grp) FILTER (WHERE g.grp IS NOT NULL),
+                            '{}'::text[]),
+                   '{}'::text[], '',
+                   CASE WHEN bool_or(g.valid_from IS NULL) THEN NULL ELSE min(g.valid_from) END,
+                   CASE WHEN bool_or(g.valid_until IS NULL) THEN NULL ELSE max(g.valid_until) END
+            FROM grounds g
+            WHERE g.flat
+            GROUP BY g.usr, g.relation, g.object
+            UNION ALL
+            -- both modes: the user is a member of a group
+            SELECT o.mode, o.owner, o.owner, 'member', g.group_id, 2::smallint, '{}'::text[],
+                   '{}'::text[], '', NULL::timestamptz, NULL::timestamptz
+            FROM owners o JOIN group_members g ON g.tenant_id = v_tenant AND g.user_id = o.owner
+            UNION ALL
+            -- both modes: the hat the user wears, on its scope (or the tenant)
+            SELECT o.mode, o.owner, o.owner, 'wears', coalesce(a.scope_id, a.tenant_id), 3::smallint,
+                   '{}'::text[], a.evidence_refs, a.access_profile_id, a.selected_at, a.expires_at
+            FROM owners o JOIN active_contexts a ON a.tenant_id = v_tenant AND a.user_id = o.owner
+            UNION ALL
+            -- both modes: a scope's parent (a realm's is the tenant)
+            SELECT o.mode, o.owner, coalesce(s.parent_scope_id, s.tenant_id), 'parent', s.scope_id,
+                   4::smallint, '{}'::text[], '{}'::text[], '', NULL::timestamptz, NULL::timestamptz
+            FROM owners o JOIN scopes s ON s.tenant_id = v_tenant AND s.scope_id = o.owner
     ), held AS (
         SELECT f.* FROM facts f
         JOIN unnest(v_modes, v_owners) AS o(mode, owner)
@@ -453,7 +439,6 @@ $$;
 REVOKE ALL ON FUNCTION app_refresh_facts(bigint, timestamptz, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_refresh_facts(bigint, timestamptz, boolean)
     TO identity_context_runtime;
-REVOKE ALL ON FUNCTION app_facts_of(text, smallint[], text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_pb_fact(text, text, text, text, smallint, text[], text[], text,
                                       timestamptz, timestamptz) TO identity_context_runtime;
 
