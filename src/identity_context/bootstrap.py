@@ -312,7 +312,6 @@ class IdentityContextService:
                 streams_per_tenant=settings.fact_streams_per_tenant,
                 max_stream_s=settings.fact_stream_max_s,
                 poll_s=settings.fact_poll_s,
-                retention=dt.timedelta(seconds=settings.fact_retention_s),
             ),
         )
         self._facts = use_cases.facts

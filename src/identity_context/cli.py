@@ -309,7 +309,7 @@ def _cmd_export(options: argparse.Namespace, settings: Settings) -> int:
 
     from identitycontext.v1 import fact_export_pb2
 
-    from identity_context.adapters.openfga import model
+    from identity_context.adapters.openfga import model, tuple_of
     from identity_context.application.ports import EncodedFacts
     from identity_context.bootstrap import configure_logging, export_facts_directly
     from identity_context.domain.errors import IdentityContextError, InvalidArgument
@@ -329,9 +329,8 @@ def _cmd_export(options: argparse.Namespace, settings: Settings) -> int:
         if options.format == "openfga-model":
             relations.update(f.relation for f in facts if not f.object.startswith("group:"))
             return
-        for fact in facts:  # the OpenFGA tuple of a fact (adapters/openfga)
-            tuple_ = {"user": fact.subject, "relation": fact.relation, "object": fact.object}
-            out.write(json.dumps(tuple_, separators=(",", ":")) + "\n")
+        for fact in facts:
+            out.write(json.dumps(tuple_of(fact), separators=(",", ":")) + "\n")
 
     configure_logging(settings)
     mode = ExportMode[options.mode.upper()]

@@ -17,6 +17,27 @@ def walkthrough() -> str:
     return readme_block("walkthrough")
 
 
+def run_after_walkthrough(server: ServerProcess, tmp_path: Path, *blocks: str) -> str:
+    """Run the walkthrough and then *blocks* (README blocks, or markers to echo) in one
+    bash shell against *server*; return the output (the run must succeed)."""
+    server.wait_serving(timeout=120)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDENTITY_CONTEXT_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["ADDR"] = server.address
+    ran = subprocess.run(
+        ["bash", "-e", "-c", "\n".join([walkthrough(), *blocks])],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = ran.stdout + ran.stderr
+    assert ran.returncode == 0, output
+    return output
+
+
 def test_readme_walkthrough_runs_verbatim(tmp_path: Path) -> None:
     server = ServerProcess({}, cwd=tmp_path)  # embedded PostgreSQL in tmp_path, like README
     try:
@@ -67,23 +88,10 @@ def test_readme_walkthrough_runs_verbatim(tmp_path: Path) -> None:
 def test_readme_hats_block_runs_verbatim_after_the_walkthrough(tmp_path: Path) -> None:
     server = ServerProcess({}, cwd=tmp_path)
     try:
-        server.wait_serving(timeout=120)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("IDENTITY_CONTEXT_")}
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        env["ADDR"] = server.address
         # The hats block continues the walkthrough's shell (its call(), tokens, tenant).
-        script = walkthrough() + "\necho '--- hats ---'\n" + readme_block("hats")
-        ran = subprocess.run(
-            ["bash", "-e", "-c", script],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
+        output = run_after_walkthrough(
+            server, tmp_path, "echo '--- hats ---'", readme_block("hats")
         )
-        output = ran.stdout + ran.stderr
-        assert ran.returncode == 0, output
         hats = output.split("--- hats ---", 1)[1]
         hat = "profile:coulomb/research-editor@realm:coulomb/research"
         assert '"accessProfileId": "profile:coulomb/research-editor"' in hats
@@ -103,28 +111,9 @@ def test_readme_hats_block_runs_verbatim_after_the_walkthrough(tmp_path: Path) -
 def test_readme_facts_block_runs_verbatim_after_the_hats_block(tmp_path: Path) -> None:
     server = ServerProcess({}, cwd=tmp_path)
     try:
-        server.wait_serving(timeout=120)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("IDENTITY_CONTEXT_")}
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        env["ADDR"] = server.address
-        script = (
-            walkthrough()
-            + "\n"
-            + readme_block("hats")
-            + "\necho '--- facts ---'\n"
-            + readme_block("facts")
+        output = run_after_walkthrough(
+            server, tmp_path, readme_block("hats"), "echo '--- facts ---'", readme_block("facts")
         )
-        ran = subprocess.run(
-            ["bash", "-e", "-c", script],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        output = ran.stdout + ran.stderr
-        assert ran.returncode == 0, output
         facts = output.split("--- facts ---", 1)[1]
         export, watch = facts.split('"factsToken"', 1)[0], facts.split("FACT_OPERATION_WRITE", 1)
         assert '"relation": "parent"' in export and '"relation": "tenant-admin"' in export

@@ -81,7 +81,6 @@ class FactStreamLimits:
     streams_per_tenant: int = 8
     max_stream_s: float = 3600.0
     poll_s: float = 1.0
-    retention: dt.timedelta = dt.timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +313,6 @@ class FactStream:
                     last=True,
                     key=key,
                 )
-                snap.complete()
         finally:
             release()
 

@@ -489,10 +489,6 @@ class FactSnapshot(Protocol):
         """The facts in key order, *size* per batch (the last may be shorter)."""
         ...
 
-    def complete(self) -> None:
-        """The export was delivered whole (otherwise the snapshot is kept for a resume)."""
-        ...
-
 
 @dataclass(frozen=True, slots=True)
 class ChangeBatch:

@@ -73,11 +73,6 @@ class Fact:
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
 
-    @property
-    def key(self) -> tuple[str, str, str]:
-        """The fact's identity: (subject, relation, object)."""
-        return (self.subject, self.relation, self.object)
-
 
 @dataclass(frozen=True, slots=True, order=True)
 class Position:
@@ -133,9 +128,3 @@ class FactFilter:
     def canonical(self) -> str:
         """The filter as one string (what a token is bound to)."""
         return ",".join(self.relations) + ";" + ",".join(str(int(s)) for s in self.sources)
-
-    def matches(self, fact: Fact) -> bool:
-        """True when *fact* passes the filter."""
-        return (not self.relations or fact.relation in self.relations) and (
-            not self.sources or fact.source in self.sources
-        )

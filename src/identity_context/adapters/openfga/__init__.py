@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from importlib import resources
+from typing import Protocol
 
-from identity_context.domain.facts import Fact
 from identity_context.domain.roles import FACT_RELATIONS, PLATFORM_OPERATOR, TENANT_ADMIN
 
 __all__ = ["STANDARD_RELATIONS", "model", "shipped_model", "shipped_model_path", "tuple_of"]
@@ -46,8 +46,17 @@ _SCOPE_PARENTS = {"realm": "tenant", "service": "realm, service", "asset": "real
 _MODEL_FILE = "model.fga"
 
 
-def tuple_of(fact: Fact) -> dict[str, str]:
-    """The OpenFGA tuple of *fact*."""
+class _Triple(Protocol):
+    @property
+    def subject(self) -> str: ...
+    @property
+    def relation(self) -> str: ...
+    @property
+    def object(self) -> str: ...
+
+
+def tuple_of(fact: _Triple) -> dict[str, str]:
+    """The OpenFGA tuple of *fact* (a domain Fact or an AccessControlFact message)."""
     return {"user": fact.subject, "relation": fact.relation, "object": fact.object}
 
 

@@ -24,7 +24,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -55,31 +55,27 @@ __all__ = ["PgFactFeed", "PgFactSnapshot", "PgFactWindowRepository"]
 _log = logging.getLogger(__name__)
 _CHANNEL = "identity_context_facts"
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]{1,16}-[0-9A-F]{1,16}(-[0-9]{1,10})?")
-_FACT_COLUMNS = (
-    "subject, relation, object, source, via, evidence_refs, access_profile, valid_from, valid_until"
-)
+# The filter of an export or a watch (empty arrays: everything).
 _FILTERS = (
     " AND (cardinality(%(relations)s::text[]) = 0 OR relation = ANY(%(relations)s::text[]))"
     " AND (cardinality(%(sources)s::smallint[]) = 0 OR source = ANY(%(sources)s::smallint[]))"
 )
 _EXPORT = (
-    "DECLARE facts_export NO SCROLL CURSOR FOR SELECT pb"
+    "DECLARE facts_export NO SCROLL CURSOR FOR SELECT pb"  # noqa: S608 - constants only
     " FROM facts WHERE tenant_id = %(tenant)s AND mode = %(mode)s"
     " AND (subject, relation, object) > (%(subject)s, %(relation)s, %(object)s)"
-    " AND (cardinality(%(relations)s::text[]) = 0 OR relation = ANY(%(relations)s::text[]))"
-    " AND (cardinality(%(sources)s::smallint[]) = 0 OR source = ANY(%(sources)s::smallint[]))"
-    " ORDER BY subject, relation, object"
+    + _FILTERS
+    + " ORDER BY subject, relation, object"
 )
 _CHANGES = (
-    "SELECT t.last_seq, coalesce(r.pruned_through, 0), c.seq, c.ord, c.op, c.committed_at,"
+    "SELECT t.last_seq, coalesce(r.pruned_through, 0), c.seq, c.ord, c.op, c.committed_at,"  # noqa: S608
     " c.subject, c.relation, c.object, c.source, c.via, c.evidence_refs, c.access_profile,"
     " c.valid_from, c.valid_until"
     " FROM tenants t LEFT JOIN fact_retention r ON r.tenant_id = t.tenant_id"
     " LEFT JOIN LATERAL (SELECT * FROM fact_changes"
     " WHERE tenant_id = t.tenant_id AND mode = %(mode)s AND (seq, ord) > (%(seq)s, %(ord)s)"
-    " AND (cardinality(%(relations)s::text[]) = 0 OR relation = ANY(%(relations)s::text[]))"
-    " AND (cardinality(%(sources)s::smallint[]) = 0 OR source = ANY(%(sources)s::smallint[]))"
-    " ORDER BY seq, ord LIMIT %(limit)s) c ON true"
+    + _FILTERS
+    + " ORDER BY seq, ord LIMIT %(limit)s) c ON true"
     " WHERE t.tenant_id = %(tenant)s ORDER BY c.seq, c.ord"
 )
 _HEAD = (
@@ -121,11 +117,6 @@ class PgFactSnapshot:
     seq: int
     snapshot_id: str
     _conn: psycopg.AsyncConnection[Any]
-    finished: bool = field(default=False)
-
-    def complete(self) -> None:
-        """The consumer received the last message: nothing to keep for a resume."""
-        self.finished = True
 
     async def _fetch(self, size: int) -> list[bytes]:
         cursor = self._conn.cursor(binary=True)

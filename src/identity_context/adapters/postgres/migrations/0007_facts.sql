@@ -271,12 +271,10 @@ CREATE TRIGGER active_contexts_facts AFTER INSERT OR UPDATE OR DELETE ON active_
 CREATE TRIGGER scopes_facts AFTER INSERT OR UPDATE OR DELETE ON scopes
     FOR EACH ROW EXECUTE FUNCTION app_note_fact_owner();
 
--- The facts of owners, as they hold now (computed inside app_refresh_facts):
--- a user's facts in both modes, a group's NATIVE `#member` facts, the
--- FLATTENED facts of every member of a group, a scope's SCOPE fact.
-
--- Recompute the facts of the owners this transaction touched, apply the
--- difference and (p_log) append it to fact_changes at p_seq. Runs in the
+-- Recompute the facts of the owners this transaction touched (a user's facts
+-- in both modes, a group's NATIVE `#member` facts, the FLATTENED facts of every
+-- member of a group, a scope's SCOPE fact), apply the difference and (p_log)
+-- append it to fact_changes at p_seq. Runs in the
 -- tenant's transaction (app.tenant_id), under its lock. Returns the number
 -- of fact changes.
 CREATE FUNCTION app_refresh_facts(p_seq bigint, p_at timestamptz, p_log boolean)
@@ -439,8 +437,6 @@ $$;
 REVOKE ALL ON FUNCTION app_refresh_facts(bigint, timestamptz, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_refresh_facts(bigint, timestamptz, boolean)
     TO identity_context_runtime;
-GRANT EXECUTE ON FUNCTION app_pb_fact(text, text, text, text, smallint, text[], text[], text,
-                                      timestamptz, timestamptz) TO identity_context_runtime;
 
 -- Rebuild every fact of the current tenant without logging changes (after
 -- the migration, and for data loaded by SQL).
